@@ -1,0 +1,36 @@
+/**
+ * The `atfed` command. Each subcommand lives in its own file under cli/ and
+ * registers itself here. Errors are one clear line on stderr and a non-zero
+ * exit, never a stack trace.
+ */
+import { Command, CommanderError } from 'commander'
+import { AtfedError } from '../core/errors.ts'
+
+export function buildProgram(): Command {
+  const program = new Command()
+  program
+    .name('atfed')
+    .description('AT-Protocol federation: PDS, relay, PLC directory, feed generator, labeler')
+    .showHelpAfterError()
+    .exitOverride()
+  return program
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    process.exitCode = exitCodeFor(err)
+  }
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode
+  if (err instanceof AtfedError) {
+    process.stderr.write(`atfed: ${err.name}: ${err.message}\n`)
+    return 1
+  }
+  process.stderr.write(`atfed: ${(err as Error)?.message ?? String(err)}\n`)
+  return 1
+}

@@ -1,0 +1,38 @@
+/**
+ * Every limit in atfed, in one place. Units come last in names. The producer
+ * (PDS) checks these before it commits; the verifier (relay, consumers)
+ * checks the same constants when it receives.
+ */
+
+// Data model (atproto data-model spec and validation guide)
+export const CBOR_DEPTH_MAX = 32
+export const CBOR_CONTAINER_LENGTH_MAX = 131_072
+export const CBOR_MAP_KEY_BYTES_MAX = 8_192
+export const CID_BYTES_MAX = 100
+export const RECORD_BYTES_MAX = 1_048_576
+export const RECORD_BLOCK_BYTES_MAX = 1_000_000
+export const RECORD_JSON_BYTES_MAX = 2_097_152
+
+// Repository / MST
+export const MST_KEY_BYTES_MAX = 1_024
+export const RECORD_KEY_LENGTH_MAX = 512
+export const MST_NODE_ENTRIES_MAX = 2_048
+export const MST_DEPTH_MAX = 64
+export const COMMIT_OPS_MAX = 200
+export const REPO_VERSION = 3
+export const FUTURE_REV_TOLERANCE_MS = 5 * 60 * 1000
+
+// CAR
+export const CAR_HEADER_BYTES_MAX = 1_024
+export const CAR_BLOCK_BYTES_MAX = 2_097_152
+export const CAR_ROOTS_MAX = 1
+
+// Firehose (sync spec)
+export const FRAME_BYTES_MAX = 5_000_000
+export const COMMIT_BLOCKS_BYTES_MAX = 2_000_000
+
+// Syntax
+export const DID_LENGTH_MAX = 2_048
+export const HANDLE_LENGTH_MAX = 253
+export const NSID_LENGTH_MAX = 317
+export const AT_URI_BYTES_MAX = 8_192
