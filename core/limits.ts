@@ -36,3 +36,9 @@ export const DID_LENGTH_MAX = 2_048
 export const HANDLE_LENGTH_MAX = 253
 export const NSID_LENGTH_MAX = 317
 export const AT_URI_BYTES_MAX = 8_192
+
+// Crypto (core/crypto)
+/** Longest multibase key text accepted before base58 decoding (35-byte multikey ≈ 49 chars; legacy 65-byte ≈ 90). */
+export const MULTIKEY_LENGTH_MAX = 128
+/** Parsed verification keys (did:key → prepared verifier) kept by verifySignature; a P-256 miss costs ~150 µs. */
+export const VERIFY_KEY_CACHE_ENTRIES_MAX = 20_000
