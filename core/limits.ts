@@ -42,3 +42,14 @@ export const AT_URI_BYTES_MAX = 8_192
 export const MULTIKEY_LENGTH_MAX = 128
 /** Parsed verification keys (did:key → prepared verifier) kept by verifySignature; a P-256 miss costs ~150 µs. */
 export const VERIFY_KEY_CACHE_ENTRIES_MAX = 20_000
+
+// Identifier syntax (core/syntax/; atproto identifier specs + lexicon string formats)
+export const HANDLE_LABEL_LENGTH_MAX = 63
+export const NSID_SEGMENT_LENGTH_MAX = 63
+export const PLC_DID_ID_LENGTH = 24
+export const TID_LENGTH = 13
+export const DATETIME_LENGTH_MAX = 64
+export const LANGUAGE_LENGTH_MAX = 1_024
+export const CID_STRING_LENGTH_MIN = 8
+export const CID_STRING_LENGTH_MAX = 256
+export const URI_BYTES_MAX = 8_192
