@@ -53,3 +53,15 @@ export const LANGUAGE_LENGTH_MAX = 1_024
 export const CID_STRING_LENGTH_MIN = 8
 export const CID_STRING_LENGTH_MAX = 256
 export const URI_BYTES_MAX = 8_192
+
+// Lexicon schemas and validation (core/lexicon/*)
+/** Largest lexicon JSON file read by `loadLexiconDir` (the biggest upstream file is ~40 KB). */
+export const LEXICON_DOC_BYTES_MAX = 1_048_576
+/** Most `.json` files `loadLexiconDir` reads from one tree (upstream has ~260). */
+export const LEXICON_DIR_FILES_MAX = 10_000
+/** Deepest directory nesting `loadLexiconDir` descends (`com/atproto/repo` is 3). */
+export const LEXICON_DIR_DEPTH_MAX = 16
+/** Longest def name in a lexicon document (an NSID name segment is at most 63). */
+export const LEXICON_DEF_NAME_CHARS_MAX = 63
+/** Deepest object/array nesting the validator follows (data model recommends 32; views nest deeper). */
+export const LEXICON_VALIDATION_DEPTH_MAX = 64
