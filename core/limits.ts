@@ -65,3 +65,29 @@ export const LEXICON_DIR_DEPTH_MAX = 16
 export const LEXICON_DEF_NAME_CHARS_MAX = 63
 /** Deepest object/array nesting the validator follows (data model recommends 32; views nest deeper). */
 export const LEXICON_VALIDATION_DEPTH_MAX = 64
+
+// Identity resolution (did-resolver/)
+/** Time limit for one identity fetch (DID document, well-known handle file); the reference PDS uses 3 s. */
+export const IDENTITY_FETCH_TIMEOUT_MS = 3_000
+/** Time limit for one `_atproto` TXT lookup. */
+export const DNS_RESOLVE_TIMEOUT_MS = 3_000
+/** Largest DID document body read from the network (a PLC document is ~1 KB). */
+export const DID_DOC_BYTES_MAX = 65_536
+/** Most entries in each DID document array (alsoKnownAs, verificationMethod, service); PLC allows 10. */
+export const DID_DOC_ENTRIES_MAX = 64
+/** Longest service endpoint URL taken from a DID document (the PLC op limit). */
+export const SERVICE_ENDPOINT_LENGTH_MAX = 512
+/** Largest `/.well-known/atproto-did` body read: one DID and a newline. */
+export const ATPROTO_DID_BODY_BYTES_MAX = 4_096
+/** DID cache: most entries kept (LRU eviction past this). */
+export const DID_CACHE_ENTRIES_MAX = 50_000
+/** DID cache: served without a re-fetch while younger than this (reference PDS: 1 h). */
+export const DID_CACHE_STALE_MS = 60 * 60 * 1000
+/** DID cache: never served once older than this (reference PDS: 24 h). */
+export const DID_CACHE_EXPIRE_MS = 24 * 60 * 60 * 1000
+/** DID cache: after a failed background re-fetch, wait this long before trying again. */
+export const DID_CACHE_RETRY_MS = 60 * 1000
+/** DID cache: a signature failure forces a re-fetch only if the cached value is older than this. */
+export const DID_CACHE_FORCED_REFRESH_MIN_MS = 5 * 1000
+/** DID cache: most fetches in flight at once; past it a lookup fails with `ResolverBusy`. */
+export const DID_CACHE_INFLIGHT_MAX = 1_000
