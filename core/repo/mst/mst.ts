@@ -16,10 +16,11 @@
  */
 import { AtfedError } from '../../errors.ts'
 import { MST_DEPTH_MAX, MST_NODE_ENTRIES_MAX } from '../../limits.ts'
+import { DAG_CBOR_CODEC } from '../../data/cid.ts'
 import type { CID } from '../../data/cid.ts'
 import { binaryKey, MemoryBlockMap } from '../block-reader.ts'
 import type { BlockReader } from '../block-reader.ts'
-import { cidFromBytes, valueCidBytes } from './cid-bytes.ts'
+import { cidFromBytes, isNodeValueCid, valueCidBytes } from './cid-bytes.ts'
 import { ensureValidMstKey, keyHeight } from './key-height.ts'
 import { decodeNode } from './node-codec.ts'
 import { deleteKey, Edit, insertKey, updateKey } from './mutate.ts'
@@ -51,6 +52,7 @@ export class Mst {
   /** The tree rooted at `root`. Reads the root block now, the rest on demand. */
   static load(reader: BlockReader, root: CID, options: MstOptions = {}): Mst {
     const lineage = makeLineage(options)
+    if (!isNodeValueCid(root) || root.code !== DAG_CBOR_CODEC) throw new AtfedError('InvalidCid', 'MST root must be a dag-cbor CID')
     const bytes = reader.get(root)
     if (bytes === undefined) throw new AtfedError('MissingBlock', `MST root ${root.toString()} is not available`)
     const data = decodeNode(bytes, { entriesMax: lineage.entriesMax })
@@ -60,7 +62,9 @@ export class Mst {
     }
     const layer = first === undefined ? 0 : keyHeight(first.key)
     if (layer > lineage.depthMax) throw new AtfedError('MstTooDeep', `MST root at layer ${layer} (max ${lineage.depthMax})`)
-    return new Mst(MstNode.stub(root.bytes, layer, reader, { isRoot: true }), lineage, null)
+    const node = MstNode.stub(root.bytes, layer, reader, { isRoot: true })
+    node.fill(bytes, data)
+    return new Mst(node, lineage, null)
   }
 
   get layer(): number {

@@ -23,7 +23,7 @@ import { AtfedError } from '../../errors.ts'
 import type { BlockReader } from '../block-reader.ts'
 import { cidFromBytes, nodeCidFor } from './cid-bytes.ts'
 import { decodeNode, encodeNode } from './node-codec.ts'
-import type { EntryData } from './node-codec.ts'
+import type { EntryData, NodeData } from './node-codec.ts'
 
 export type Entry = {
   readonly key: string
@@ -132,11 +132,16 @@ export class MstNode {
     const cid = cidFromBytes(this.cidRaw)
     const bytes = this.reader.get(cid)
     if (bytes === undefined) throw new AtfedError('MissingBlock', `MST node ${cid.toString()} is not available`)
-    const data = decodeNode(bytes)
-    const childLayer = this.layer - 1
+    return this.fill(bytes, decodeNode(bytes))
+  }
+
+  /** Takes the decoded content of this node's block. */
+  fill(bytes: Uint8Array, data: NodeData): readonly Entry[] {
+    if (this.reader === null || this.cidRaw === null) throw new Error('MstNode: fill on a fresh node')
     if (data.entries.length === 0 && data.left === null && !this.isRoot) {
-      throw new AtfedError('NonCanonicalMst', `empty MST node ${cid.toString()} below the root`)
+      throw new AtfedError('NonCanonicalMst', `empty MST node ${cidFromBytes(this.cidRaw).toString()} below the root`)
     }
+    const childLayer = this.layer - 1
     const reader = this.reader
     const entries: Entry[] = new Array(data.entries.length)
     for (let i = 0; i < data.entries.length; i++) {
