@@ -91,3 +91,9 @@ export const DID_CACHE_RETRY_MS = 60 * 1000
 export const DID_CACHE_FORCED_REFRESH_MIN_MS = 5 * 1000
 /** DID cache: most fetches in flight at once; past it a lookup fails with `ResolverBusy`. */
 export const DID_CACHE_INFLIGHT_MAX = 1_000
+
+// DAG-CBOR codec (core/data/cbor-*.ts)
+/** The encoder keeps its scratch buffer between calls only while it is at most this big. */
+export const CBOR_ENCODER_SCRATCH_BYTES_MAX = 1_048_576
+/** CBOR decoder: slots in the direct-mapped cache of decoded map keys (a power of two). */
+export const CBOR_KEY_CACHE_SLOTS = 1_024
