@@ -91,6 +91,8 @@ export const DID_CACHE_RETRY_MS = 60 * 1000
 export const DID_CACHE_FORCED_REFRESH_MIN_MS = 5 * 1000
 /** DID cache: most fetches in flight at once; past it a lookup fails with `ResolverBusy`. */
 export const DID_CACHE_INFLIGHT_MAX = 1_000
+/** Pooled keep-alive connections to the (trusted, configured) PLC directory. */
+export const PLC_FETCH_SOCKETS_MAX = 32
 
 // DAG-CBOR codec (core/data/cbor-*.ts)
 /** The encoder keeps its scratch buffer between calls only while it is at most this big. */

@@ -6,7 +6,8 @@
  * - younger than `staleMs`: fresh, served as is;
  * - between `staleMs` and `expireMs`: stale, served at once while ONE
  *   background re-fetch runs; if that fails the stale value stays and the
- *   next attempt waits `retryMs`;
+ *   next attempt waits `retryMs` (unless `dropOnError` says the failure is
+ *   definitive, e.g. the DID is gone: then the entry is dropped);
  * - older than `expireMs`: never served; the caller waits for a re-fetch.
  * At most `entriesMax` entries (least recently used evicted first) and at
  * most `inflightMax` fetches at once (`ResolverBusy` past it). Concurrent
@@ -42,6 +43,8 @@ export type CacheOptions = {
   inflightMax?: number
   /** Clock in ms (tests pass a fake one). */
   now?: () => number
+  /** Background re-fetch errors that end the entry instead of keeping it stale (e.g. a deleted DID). */
+  dropOnError?: (err: unknown) => boolean
 }
 
 export type CacheStats = { hits: number; staleHits: number; misses: number; fetches: number; evictions: number }
@@ -61,6 +64,7 @@ export class ResolverCache<K extends string, V> {
   private readonly forcedRefreshMinMs: number
   private readonly inflightMax: number
   private readonly now: () => number
+  private readonly dropOnError: (err: unknown) => boolean
   private seq = 0
 
   constructor(fetcher: (key: K) => Promise<V>, options: CacheOptions = {}) {
@@ -72,6 +76,7 @@ export class ResolverCache<K extends string, V> {
     this.forcedRefreshMinMs = options.forcedRefreshMinMs ?? DID_CACHE_FORCED_REFRESH_MIN_MS
     this.inflightMax = options.inflightMax ?? DID_CACHE_INFLIGHT_MAX
     this.now = options.now ?? Date.now
+    this.dropOnError = options.dropOnError ?? (() => false)
   }
 
   get size(): number {
@@ -127,7 +132,10 @@ export class ResolverCache<K extends string, V> {
     this.stats.staleHits++
     if (this.inflight.has(key) || this.inflight.size >= this.inflightMax) return
     entry.revalidateAt = now + this.retryMs // a failure waits retryMs; a success replaces the entry
-    this.startFetch(key).catch(() => {}) // the stale value keeps being served
+    this.startFetch(key).catch((err: unknown) => {
+      // Otherwise the stale value keeps being served.
+      if (this.dropOnError(err) && this.entries.get(key) === entry) this.entries.delete(key)
+    })
   }
 
   /** A value fetched after `seq`: the stored or in-flight one if newer, else a new fetch. */

@@ -13,21 +13,27 @@
  * cap, no redirects. did:web hosts are strangers' names, so their addresses
  * are vetted at connect time (`ForbiddenAddress` without the dev flag). The
  * PLC URL is operator configuration, not attacker input, so it may point at
- * a private or loopback address (a local mirror) without the dev flag.
+ * a private or loopback address (a local mirror) without the dev flag, its
+ * host name goes to the system resolver (not `dnsServers`/`lookup`, which
+ * are for did:web hosts), and its connections are pooled (keep-alive, at
+ * most PLC_FETCH_SOCKETS_MAX).
  *
  * Answers: 404 → `DidNotFound`; 410, or a 404 whose body says "not
  * available" (the reference directory's answer for a tombstoned DID) →
  * `DidDeactivated`; other statuses stay `FetchFailed`. The body must be a
  * JSON DID document whose `id` is the DID (did-document.ts).
  */
+import http from 'node:http'
+import https from 'node:https'
 import { AtfedError } from '../core/errors.ts'
-import { DID_DOC_BYTES_MAX, IDENTITY_FETCH_TIMEOUT_MS } from '../core/limits.ts'
+import { DID_DOC_BYTES_MAX, IDENTITY_FETCH_TIMEOUT_MS, PLC_FETCH_SOCKETS_MAX } from '../core/limits.ts'
 import { isPlcDid, isWebDid, webDidHost } from '../core/syntax/did.ts'
 import type { Did } from '../core/syntax/did.ts'
 import { isResolvableHandleTld } from '../core/syntax/handle.ts'
 import { parseDidDocument } from './did-document.ts'
 import type { DidDocument } from './did-document.ts'
 import { FetchFailedError, safeFetch } from './safe-fetch.ts'
+import { makeDnsResolver, resolverHostLookup } from './host-lookup.ts'
 import type { HostLookup } from './host-lookup.ts'
 
 export const DEFAULT_PLC_URL = 'https://plc.directory'
@@ -38,7 +44,9 @@ export type DidResolverOptions = {
   timeoutMs?: number
   /** The dev flag: private addresses, `http://localhost[:port]` did:web and `.test` hosts. */
   allowPrivateAddresses?: boolean
-  /** How did:web host names become addresses (tests, custom DNS servers). */
+  /** DNS servers (`ip[:port]`) for did:web host names; the system resolver by default. */
+  dnsServers?: readonly string[]
+  /** How did:web host names become addresses; overrides `dnsServers`. */
   lookup?: HostLookup
 }
 
@@ -47,21 +55,25 @@ export class DidResolver {
   private readonly timeoutMs: number
   private readonly dev: boolean
   private readonly lookup: HostLookup | undefined
+  private readonly plcAgent: http.Agent
 
   constructor(options: DidResolverOptions = {}) {
     this.plcUrl = (options.plcUrl ?? DEFAULT_PLC_URL).replace(/\/+$/, '')
+    const Agent = this.plcUrl.startsWith('https:') ? https.Agent : http.Agent
+    this.plcAgent = new Agent({ keepAlive: true, maxSockets: PLC_FETCH_SOCKETS_MAX })
     this.timeoutMs = options.timeoutMs ?? IDENTITY_FETCH_TIMEOUT_MS
     this.dev = options.allowPrivateAddresses === true
-    this.lookup = options.lookup
+    const custom = options.dnsServers !== undefined && options.dnsServers.length > 0
+    this.lookup = options.lookup ?? (custom ? resolverHostLookup(makeDnsResolver({ servers: options.dnsServers })) : undefined)
   }
 
   /** Fetch and shape-check the document of `did`. */
   async resolveDid(did: Did): Promise<DidDocument> {
     if (did.startsWith('did:plc:')) {
       if (!isPlcDid(did)) throw new AtfedError('InvalidDid', `malformed did:plc: ${did}`)
-      return this.fetchDocument(did, `${this.plcUrl}/${did}`, { trusted: true })
+      return this.fetchDocument(did, `${this.plcUrl}/${did}`, { agent: this.plcAgent })
     }
-    if (did.startsWith('did:web:')) return this.fetchDocument(did, this.webDocumentUrl(did), { trusted: false })
+    if (did.startsWith('did:web:')) return this.fetchDocument(did, this.webDocumentUrl(did), {})
     throw new AtfedError('UnsupportedDidMethod', `cannot resolve ${did.slice(0, did.indexOf(':', 4))} DIDs`)
   }
 
@@ -83,15 +95,22 @@ export class DidResolver {
     return `https://${host}/.well-known/did.json`
   }
 
-  private async fetchDocument(did: Did, url: string, opts: { trusted: boolean }): Promise<DidDocument> {
+  /** Close pooled PLC connections (service shutdown). */
+  close(): void {
+    this.plcAgent.destroy()
+  }
+
+  /** `agent` is passed only for the trusted PLC URL: pooled, private addresses allowed. */
+  private async fetchDocument(did: Did, url: string, opts: { agent?: http.Agent }): Promise<DidDocument> {
     let body: Uint8Array
     try {
       const res = await safeFetch(url, {
         bytesMax: DID_DOC_BYTES_MAX,
         timeoutMs: this.timeoutMs,
         accept: DID_ACCEPT,
-        allowPrivateAddresses: opts.trusted || this.dev,
-        ...(this.lookup === undefined ? {} : { lookup: this.lookup }),
+        allowPrivateAddresses: opts.agent !== undefined || this.dev,
+        ...(opts.agent === undefined ? {} : { agent: opts.agent }),
+        ...(this.lookup === undefined || opts.agent !== undefined ? {} : { lookup: this.lookup }),
       })
       body = res.body
     } catch (err) {

@@ -3,7 +3,8 @@
  * atproto identity out, behind two bounded caches (cache.ts).
  *
  * - DID cache: DID → parsed document (`AtprotoIdentity`). Fetch errors are
- *   not cached.
+ *   not cached; a stale entry whose re-fetch says the DID is gone
+ *   (`DidNotFound`, `DidDeactivated`) is dropped rather than served on.
  * - Handle cache: handle → outcome of handle resolution (a DID, or the
  *   error). Failures ARE cached for the same stale period, so an identity
  *   with a broken handle does not cost a DNS query per lookup; they are
@@ -19,7 +20,7 @@
  * `verifyWithRefresh(did, check)` runs a signature check against the cached
  * signing key and, if it fails, re-fetches the document once and retries.
  */
-import { AtfedError } from '../core/errors.ts'
+import { AtfedError, isAtfedError } from '../core/errors.ts'
 import { parseDid } from '../core/syntax/did.ts'
 import type { Did } from '../core/syntax/did.ts'
 import { HANDLE_INVALID, parseHandle } from '../core/syntax/handle.ts'
@@ -64,7 +65,7 @@ export class IdentityResolver {
     this.handles = new HandleResolver(options)
     this.didCache = new ResolverCache(
       async (did) => parseAtprotoIdentity(did, await this.dids.resolveDid(did)),
-      options.cache,
+      { dropOnError: isGone, ...options.cache },
     )
     this.handleCache = new ResolverCache(
       (handle) => this.handles.resolveHandle(handle).then((did) => ({ did }), (error: unknown) => ({ error })),
@@ -119,6 +120,11 @@ export class IdentityResolver {
     )
   }
 
+  /** Release pooled connections (service shutdown). */
+  close(): void {
+    this.dids.close()
+  }
+
   get cacheStats(): { dids: ResolverCache<Did, AtprotoIdentity>['stats']; handles: ResolverCache<Handle, HandleOutcome>['stats'] } {
     return { dids: this.didCache.stats, handles: this.handleCache.stats }
   }
@@ -128,6 +134,11 @@ export class IdentityResolver {
     const outcome = await this.handleCache.get(identity.handle)
     return present(identity, 'did' in outcome && outcome.did === identity.did)
   }
+}
+
+/** A DID that no longer resolves is not served from a stale entry. */
+function isGone(err: unknown): boolean {
+  return isAtfedError(err, 'DidNotFound') || isAtfedError(err, 'DidDeactivated')
 }
 
 function present(identity: AtprotoIdentity, verified: boolean): ResolvedIdentity {

@@ -21,9 +21,10 @@
  * misconfiguration).
  *
  * Non-2xx answers fail with `FetchFailed` carrying `status` and the start of
- * the body (callers map 404/410). Sockets are not pooled (`agent: false`):
- * identity fetches are rare (cached) and a pooled socket would outlive the
- * address check.
+ * the body (callers map 404/410). Sockets are not pooled (`agent: false`)
+ * unless the caller passes an agent for a trusted destination: identity
+ * fetches to strangers are rare (cached) and a pooled socket would outlive
+ * the address check.
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -47,6 +48,8 @@ export type SafeFetchOptions = {
   /** How host names become addresses; the system resolver by default. */
   lookup?: HostLookup
   signal?: AbortSignal
+  /** A pooled agent, for TRUSTED destinations only (the configured PLC directory). */
+  agent?: http.Agent
 }
 
 export type SafeFetchResponse = {
@@ -138,7 +141,7 @@ export async function safeFetch(url: string, options: SafeFetchOptions): Promise
     )
     const req = transport.request(target, {
       method: 'GET',
-      agent: false,
+      agent: options.agent ?? false,
       headers: { accept: options.accept ?? '*/*', 'accept-encoding': 'identity' },
       lookup: guardedLookup(options.lookup ?? systemHostLookup, allowPrivate),
     })

@@ -79,6 +79,18 @@ test('a failed background re-fetch keeps the stale value and waits retryMs befor
   assert.equal(h.calls.length, 3, 'retried after retryMs')
 })
 
+test('dropOnError: a definitive background failure ends the entry instead of serving it stale', async () => {
+  const h = harness({ dropOnError: (err) => String(err).includes('failed') })
+  await h.cache.get('a')
+  h.advance(150)
+  h.state.failing = true
+  assert.equal(await h.cache.get('a'), 'a@0', 'served stale while the re-fetch runs')
+  await tick()
+  await tick()
+  assert.equal(h.cache.peek('a'), undefined)
+  await assert.rejects(h.cache.get('a'), /failed/)
+})
+
 test('expired values are never served: the reader waits for a re-fetch', async () => {
   const h = harness()
   await h.cache.get('a')

@@ -5,7 +5,7 @@ import { makeDnsResolver, resolverHostLookup } from '../../did-resolver/host-loo
 import type { HostLookup } from '../../did-resolver/host-lookup.ts'
 import { parseDid } from '../../core/syntax/did.ts'
 import type { Did } from '../../core/syntax/did.ts'
-import { DID_DOC_BYTES_MAX } from '../../core/limits.ts'
+import { DID_DOC_BYTES_MAX, PLC_FETCH_SOCKETS_MAX } from '../../core/limits.ts'
 import { startHttpServer } from '../helpers/http-server.ts'
 import type { TestHttpServer } from '../helpers/http-server.ts'
 import { startDnsServer } from '../helpers/dns-server.ts'
@@ -83,8 +83,13 @@ test('did:plc: GET <plcUrl>/<did> returns the checked document', async () => {
 })
 
 test('did:plc: the configured PLC URL may be loopback without the dev flag (operator config)', async () => {
-  const resolver = new DidResolver({ plcUrl: plc.origin })
+  const resolver = new DidResolver({ plcUrl: plc.origin, dnsServers: [dns.address] })
   assert.equal((await resolver.resolveDid(ALICE)).id, ALICE)
+  // Pooled keep-alive connections: many lookups, at most PLC_FETCH_SOCKETS_MAX sockets.
+  const before = plc.connections()
+  await Promise.all(Array.from({ length: PLC_FETCH_SOCKETS_MAX * 3 }, () => resolver.resolveDid(ALICE)))
+  assert.ok(plc.connections() - before <= PLC_FETCH_SOCKETS_MAX, `${plc.connections() - before} connections`)
+  resolver.close()
 })
 
 test('did:plc answers map to stable error names', async () => {
@@ -130,7 +135,7 @@ test('did:web shapes that are refused before any fetch', async () => {
 })
 
 test('SSRF: did:web hosts that resolve to non-public addresses are refused at connect time', async () => {
-  const strict = new DidResolver({ lookup: lookupVia(), timeoutMs: 1_000 })
+  const strict = new DidResolver({ dnsServers: [dns.address], timeoutMs: 1_000 })
   for (const host of ['loopback.evil.org', 'private.evil.org', 'metadata.evil.org', 'v6.evil.org']) {
     await assert.rejects(strict.resolveDid(parseDid(`did:web:${host}`)), { name: 'ForbiddenAddress' }, host)
   }

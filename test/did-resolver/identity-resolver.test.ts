@@ -145,6 +145,23 @@ test('stale identities are served at once while one re-fetch runs in the backgro
   setDoc(ALICE, { handle: 'alice.test', key: KEY1.publicKey.didKey })
 })
 
+test('a stale identity whose DID is gone upstream is dropped, not served on', async () => {
+  let clock = 0
+  const resolver = makeResolver({ cache: { staleMs: 1_000, expireMs: 10_000, now: () => clock } })
+  const FRANK = plcDid('frank')
+  setDoc(FRANK, { key: KEY1.publicKey.didKey })
+  await resolver.resolveDid(FRANK)
+  docs.delete(FRANK) // deleted / tombstoned at the directory: 404
+  clock += 1_500
+  assert.equal((await resolver.resolveDid(FRANK)).did, FRANK, 'stale value served while re-fetching')
+  let err: unknown
+  for (let i = 0; i < 100 && err === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 10))
+    err = await resolver.resolveDid(FRANK).then(() => undefined, (e: unknown) => e)
+  }
+  assert.equal((err as Error | undefined)?.name, 'DidNotFound')
+})
+
 test('bounded: the DID cache evicts past entriesMax', async () => {
   const resolver = makeResolver({ cache: { entriesMax: 2 } })
   const before = plcGets(ALICE)

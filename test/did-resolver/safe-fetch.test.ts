@@ -81,6 +81,16 @@ test('literal non-public IP hosts are refused before any connection', async () =
 
 test('a name that resolves to loopback is refused at connect time; the dev flag allows it', async () => {
   const before = server.requests.length
+  // The lookup the socket uses is the one vetted: called once, at connect.
+  let calls = 0
+  const counted: HostLookup = async (name) => {
+    calls++
+    return toLoopback(name)
+  }
+  await assert.rejects(safeFetch(`http://rebind.test:${server.port}/ok`, { ...strict, lookup: counted }), {
+    name: 'ForbiddenAddress',
+  })
+  assert.equal(calls, 1)
   await assert.rejects(
     safeFetch(`http://rebind.test:${server.port}/ok`, { ...strict, lookup: toLoopback }),
     { name: 'ForbiddenAddress' },

@@ -11,6 +11,8 @@ export type TestHttpServer = {
   readonly origin: string
   /** Requests seen, as `METHOD path`. */
   readonly requests: string[]
+  /** TCP connections accepted so far. */
+  readonly connections: () => number
   close(): Promise<void>
 }
 
@@ -20,6 +22,8 @@ export async function startHttpServer(handler: http.RequestListener): Promise<Te
     requests.push(`${req.method} ${req.url}`)
     handler(req, res)
   })
+  let connections = 0
+  server.on('connection', () => connections++)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('no TCP address')
@@ -27,6 +31,7 @@ export async function startHttpServer(handler: http.RequestListener): Promise<Te
     port: address.port,
     origin: `http://127.0.0.1:${address.port}`,
     requests,
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
