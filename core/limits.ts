@@ -54,6 +54,18 @@ export const CID_STRING_LENGTH_MIN = 8
 export const CID_STRING_LENGTH_MAX = 256
 export const URI_BYTES_MAX = 8_192
 
+// CAR files and the block store (core/repo/car/, core/repo/block-store.ts)
+/** A CAR varint never needs more than 8 bytes: every length we accept is < 2^53. */
+export const CAR_VARINT_BYTES_MAX = 8
+/** The streaming CAR writer packs small sections into chunks of this size. */
+export const CAR_WRITE_CHUNK_BYTES = 65_536
+/** The streaming CAR reader yields to the event loop after this many blocks. */
+export const CAR_READ_YIELD_BLOCKS = 512
+/** Block-store range scans read this many entries per `nextv` call. */
+export const BLOCK_STORE_SCAN_ENTRIES_MAX = 1_000
+/** `writeBlocks` (bulk import) commits a level batch every this many blocks. */
+export const BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX = 1_000
+
 // Lexicon schemas and validation (core/lexicon/*)
 /** Largest lexicon JSON file read by `loadLexiconDir` (the biggest upstream file is ~40 KB). */
 export const LEXICON_DOC_BYTES_MAX = 1_048_576
