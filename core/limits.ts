@@ -105,6 +105,8 @@ export const DID_CACHE_FORCED_REFRESH_MIN_MS = 5 * 1000
 export const DID_CACHE_INFLIGHT_MAX = 1_000
 /** Pooled keep-alive connections to the (trusted, configured) PLC directory. */
 export const PLC_FETCH_SOCKETS_MAX = 32
+/** Handle cache: a failed handle resolution is re-checked once older than this (indigo: 5 min). */
+export const HANDLE_FAILURE_STALE_MS = 5 * 60 * 1000
 
 // DAG-CBOR codec (core/data/cbor-*.ts)
 /** The encoder keeps its scratch buffer between calls only while it is at most this big. */

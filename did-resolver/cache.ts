@@ -43,8 +43,14 @@ export type CacheOptions = {
   inflightMax?: number
   /** Clock in ms (tests pass a fake one). */
   now?: () => number
+}
+
+/** What the owner of a cache (not its user) decides about its values. */
+export type CachePolicy<V> = {
   /** Background re-fetch errors that end the entry instead of keeping it stale (e.g. a deleted DID). */
   dropOnError?: (err: unknown) => boolean
+  /** A shorter fresh period for some values (e.g. a failed handle lookup); capped at `staleMs`. */
+  staleMsFor?: (value: V) => number
 }
 
 export type CacheStats = { hits: number; staleHits: number; misses: number; fetches: number; evictions: number }
@@ -65,9 +71,10 @@ export class ResolverCache<K extends string, V> {
   private readonly inflightMax: number
   private readonly now: () => number
   private readonly dropOnError: (err: unknown) => boolean
+  private readonly staleMsFor: (value: V) => number
   private seq = 0
 
-  constructor(fetcher: (key: K) => Promise<V>, options: CacheOptions = {}) {
+  constructor(fetcher: (key: K) => Promise<V>, options: CacheOptions & CachePolicy<V> = {}) {
     this.fetcher = fetcher
     this.entriesMax = options.entriesMax ?? DID_CACHE_ENTRIES_MAX
     this.staleMs = options.staleMs ?? DID_CACHE_STALE_MS
@@ -77,6 +84,8 @@ export class ResolverCache<K extends string, V> {
     this.inflightMax = options.inflightMax ?? DID_CACHE_INFLIGHT_MAX
     this.now = options.now ?? Date.now
     this.dropOnError = options.dropOnError ?? (() => false)
+    const staleMsFor = options.staleMsFor
+    this.staleMsFor = staleMsFor === undefined ? () => this.staleMs : (v) => Math.min(staleMsFor(v), this.staleMs)
   }
 
   get size(): number {
@@ -157,7 +166,7 @@ export class ResolverCache<K extends string, V> {
       .then(() => this.fetcher(key))
       .then((value) => {
         const fetchedAt = this.now()
-        const entry: Entry<V> = { value, fetchedAt, revalidateAt: fetchedAt + this.staleMs, seq }
+        const entry: Entry<V> = { value, fetchedAt, revalidateAt: fetchedAt + this.staleMsFor(value), seq }
         this.store(key, entry)
         return entry
       })

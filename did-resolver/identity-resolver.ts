@@ -6,9 +6,10 @@
  *   not cached; a stale entry whose re-fetch says the DID is gone
  *   (`DidNotFound`, `DidDeactivated`) is dropped rather than served on.
  * - Handle cache: handle → outcome of handle resolution (a DID, or the
- *   error). Failures ARE cached for the same stale period, so an identity
- *   with a broken handle does not cost a DNS query per lookup; they are
- *   re-checked when stale (hourly by default), like the AppView does.
+ *   error). Failures ARE cached, so an identity with a broken handle does
+ *   not cost a DNS query per lookup, but they go stale after
+ *   HANDLE_FAILURE_STALE_MS (5 min, as indigo) instead of the full stale
+ *   period, so a transient DNS timeout does not stick for an hour.
  *
  * Bi-directional check (handle spec): a handle is verified only when the DID
  * document's first `at://` alias is the handle AND the handle resolves back
@@ -21,6 +22,7 @@
  * signing key and, if it fails, re-fetches the document once and retries.
  */
 import { AtfedError, isAtfedError } from '../core/errors.ts'
+import { HANDLE_FAILURE_STALE_MS } from '../core/limits.ts'
 import { parseDid } from '../core/syntax/did.ts'
 import type { Did } from '../core/syntax/did.ts'
 import { HANDLE_INVALID, parseHandle } from '../core/syntax/handle.ts'
@@ -69,7 +71,7 @@ export class IdentityResolver {
     )
     this.handleCache = new ResolverCache(
       (handle) => this.handles.resolveHandle(handle).then((did) => ({ did }), (error: unknown) => ({ error })),
-      options.cache,
+      { staleMsFor: (outcome) => ('error' in outcome ? HANDLE_FAILURE_STALE_MS : Infinity), ...options.cache },
     )
   }
 

@@ -2,12 +2,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setImmediate as tick } from 'node:timers/promises'
 import { ResolverCache } from '../../did-resolver/cache.ts'
-import type { CacheOptions } from '../../did-resolver/cache.ts'
+import type { CacheOptions, CachePolicy } from '../../did-resolver/cache.ts'
 import { DID_CACHE_ENTRIES_MAX, DID_CACHE_EXPIRE_MS, DID_CACHE_STALE_MS } from '../../core/limits.ts'
 import { makeRng } from '../helpers/prng.ts'
 
 /** A fetcher whose answers tests control: value = `${key}@${version}`, calls counted. */
-function harness(options: CacheOptions = {}) {
+function harness(options: CacheOptions & CachePolicy<string> = {}) {
   let clock = 1_000_000
   const versions = new Map<string, number>()
   const calls: string[] = []
@@ -89,6 +89,19 @@ test('dropOnError: a definitive background failure ends the entry instead of ser
   await tick()
   assert.equal(h.cache.peek('a'), undefined)
   await assert.rejects(h.cache.get('a'), /failed/)
+})
+
+test('staleMsFor: some values go stale sooner (capped at staleMs)', async () => {
+  const h = harness({ staleMsFor: (v) => (v.startsWith('short') ? 10 : 1e9) })
+  await h.cache.get('short')
+  await h.cache.get('long')
+  h.advance(20)
+  await h.cache.get('short')
+  await h.cache.get('long')
+  assert.deepEqual(h.calls, ['short', 'long', 'short'], 'only the short-lived value was re-fetched')
+  h.advance(100) // past staleMs: the long one is stale too, the cap applies
+  await h.cache.get('long')
+  assert.equal(h.calls.at(-1), 'long')
 })
 
 test('expired values are never served: the reader waits for a re-fetch', async () => {

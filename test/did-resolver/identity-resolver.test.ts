@@ -12,6 +12,7 @@ import type { TestHttpServer } from '../helpers/http-server.ts'
 import { startDnsServer } from '../helpers/dns-server.ts'
 import type { TestDnsServer } from '../helpers/dns-server.ts'
 import { makeDidDoc } from '../helpers/did-doc.ts'
+import { HANDLE_FAILURE_STALE_MS } from '../../core/limits.ts'
 
 const plcDid = (name: string): Did => parseDid(`did:plc:${name.padEnd(24, 'a')}`)
 const ALICE = plcDid('alice')
@@ -160,6 +161,25 @@ test('a stale identity whose DID is gone upstream is dropped, not served on', as
     err = await resolver.resolveDid(FRANK).then(() => undefined, (e: unknown) => e)
   }
   assert.equal((err as Error | undefined)?.name, 'DidNotFound')
+})
+
+test('a failed handle check is retried after HANDLE_FAILURE_STALE_MS, not after the full stale period', async () => {
+  let clock = 0
+  const resolver = makeResolver({ cache: { now: () => clock } })
+  const GRACE = plcDid('grace')
+  setDoc(GRACE, { handle: 'grace.test', key: KEY1.publicKey.didKey })
+  assert.equal((await resolver.resolveIdentity(GRACE)).handleVerified, false, 'no TXT record yet')
+  dns.records.set('_atproto.grace.test', { txt: [`did=${GRACE}`] }) // published late
+  clock += HANDLE_FAILURE_STALE_MS - 1
+  assert.equal((await resolver.resolveIdentity(GRACE)).handleVerified, false, 'still cached')
+  clock += 2
+  await resolver.resolveIdentity(GRACE) // stale: served, and re-checked in the background
+  let verified = false
+  for (let i = 0; i < 100 && !verified; i++) {
+    await new Promise((r) => setTimeout(r, 10))
+    verified = (await resolver.resolveIdentity(GRACE)).handleVerified
+  }
+  assert.equal(verified, true)
 })
 
 test('bounded: the DID cache evicts past entriesMax', async () => {
