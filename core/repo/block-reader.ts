@@ -24,10 +24,9 @@ export function cidKey(cid: CID): string {
   return binaryKey(cid.bytes)
 }
 
+/** One char per byte (latin1). */
 export function binaryKey(bytes: Uint8Array): string {
-  let out = ''
-  for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]!)
-  return out
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1')
 }
 
 export class MemoryBlockMap implements BlockReader {

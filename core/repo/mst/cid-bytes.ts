@@ -6,11 +6,12 @@
  */
 import { createHash } from 'node:crypto'
 import { AtfedError } from '../../errors.ts'
+import * as Digest from 'multiformats/hashes/digest'
 import { CID, DAG_CBOR_CODEC, RAW_CODEC, SHA256_CODE } from '../../data/cid.ts'
 
 export const RAW_CID_BYTES = 36
 /** Prefix of every dag-cbor sha2-256 CIDv1: version, codec, hash code, digest length. */
-const NODE_CID_PREFIX = [0x01, DAG_CBOR_CODEC, SHA256_CODE, 0x20] as const
+const NODE_CID_PREFIX = Uint8Array.of(0x01, DAG_CBOR_CODEC, SHA256_CODE, 0x20)
 
 /** CID (raw bytes) of an MST node block. */
 export function nodeCidFor(bytes: Uint8Array): Uint8Array {
@@ -40,8 +41,15 @@ export function valueCidBytes(cid: CID): Uint8Array {
   return cid.bytes
 }
 
+/**
+ * A `CID` object for raw bytes. The blessed 36-byte form is built directly
+ * (10x cheaper than `CID.decode`, which parses varints); anything else is
+ * decoded normally.
+ */
 export function cidFromBytes(raw: Uint8Array): CID {
-  return CID.decode(raw)
+  if (raw.length !== RAW_CID_BYTES || raw[0] !== 0x01 || raw[2] !== SHA256_CODE || raw[3] !== 0x20) return CID.decode(raw)
+  const multihash = new Digest.Digest(SHA256_CODE, 32, raw.subarray(4), raw.subarray(2))
+  return new CID(1, raw[1]!, multihash, raw)
 }
 
 export function rawEquals(a: Uint8Array, b: Uint8Array): boolean {

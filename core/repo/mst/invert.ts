@@ -33,10 +33,16 @@ export function invertOps(root: CID, ops: readonly RepoOp[], blocks: BlockReader
 /**
  * Node blocks for a `#commit`: `after` must descend (by insert, update,
  * delete) from the stored pre-commit tree, so that its `collectNewBlocks()`
- * are the nodes the commit built. Record blocks are not included.
+ * are the nodes the commit built (pass them in if already collected).
+ * Record blocks are not included.
  */
-export function coveringProofBlocks(after: Mst, ops: readonly RepoOp[]): MemoryBlockMap {
-  const blocks = new MemoryBlockMap().addAll(after.collectNewBlocks().newBlocks)
+export function coveringProofBlocks(
+  after: Mst,
+  ops: readonly RepoOp[],
+  options: { newBlocks?: MemoryBlockMap } = {},
+): MemoryBlockMap {
+  const newBlocks = options.newBlocks ?? after.collectNewBlocks().newBlocks
+  const blocks = new MemoryBlockMap().addAll(newBlocks)
   for (const op of ops) blocks.addAll(coveringProof(after, op.path))
   return blocks
 }

@@ -8,7 +8,7 @@
  *
  * Height = leading zero bits of SHA-256(key) / 2, rounded down (fanout ~4).
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { AtfedError } from '../../errors.ts'
 import { MST_KEY_BYTES_MAX } from '../../limits.ts'
 
@@ -49,7 +49,7 @@ export function ensureValidMstKey(key: string): string {
 
 /** MST height of a key: leading zero bits of sha256(UTF-8 key), halved. */
 export function keyHeight(key: string | Uint8Array): number {
-  const digest = createHash('sha256').update(key).digest()
+  const digest = hash('sha256', key, 'buffer')
   let zeroBits = 0
   for (let i = 0; i < digest.length; i++) {
     const byte = digest[i]!

@@ -22,7 +22,7 @@ import { AtfedError } from '../../errors.ts'
 import { MST_KEY_BYTES_MAX, MST_NODE_ENTRIES_MAX } from '../../limits.ts'
 import { DAG_CBOR_CODEC, RAW_CODEC } from '../../data/cid.ts'
 import { RAW_CID_BYTES } from './cid-bytes.ts'
-import { commonPrefixLength, isValidMstKey } from './key-height.ts'
+import { commonPrefixLength, KEY_CHARS } from './key-height.ts'
 
 export type EntryData = { key: string; value: Uint8Array; right: Uint8Array | null }
 export type NodeData = { left: Uint8Array | null; entries: EntryData[] }
@@ -40,9 +40,12 @@ const KEY_P = 0x70
 const KEY_T = 0x74
 const KEY_V = 0x76
 const TEXT1 = 0x61
-/** tag 42, byte string of 37, multibase identity prefix 0x00 */
-const LINK_HEAD = [0xd8, 0x2a, 0x58, 0x25, 0x00] as const
-const LINK_BYTES = LINK_HEAD.length + RAW_CID_BYTES
+/** A link is tag 42 (d8 2a), a 37-byte string (58 25), the identity multibase prefix (00), the CID. */
+const LINK_HEAD_BYTES = 5
+const LINK_BYTES = LINK_HEAD_BYTES + RAW_CID_BYTES
+/** Bytes allowed anywhere in a key: the segment characters and '/'. */
+const KEY_BYTES = KEY_CHARS.slice()
+KEY_BYTES[0x2f] = 1
 
 function headLength(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
@@ -117,8 +120,12 @@ function writeLink(out: Uint8Array, pos: number, cid: Uint8Array | null): number
     out[pos++] = NULL
     return pos
   }
-  out.set(LINK_HEAD, pos)
-  out.set(cid, pos + LINK_HEAD.length)
+  out[pos] = 0xd8
+  out[pos + 1] = 0x2a
+  out[pos + 2] = 0x58
+  out[pos + 3] = 0x25
+  out[pos + 4] = 0x00
+  out.set(cid, pos + LINK_HEAD_BYTES)
   return pos + LINK_BYTES
 }
 
@@ -136,7 +143,7 @@ export function decodeNode(bytes: Uint8Array, options: { entriesMax?: number } =
     throw new AtfedError('MstNodeTooLarge', `MST node has ${count} entries (max ${entriesMax})`)
   }
   const entries: EntryData[] = []
-  let prev = ''
+  let prevLength = 0
   for (let i = 0; i < count; i++) {
     expect3(r, MAP4, TEXT1, KEY_K)
     const suffixLength = readHead(r, 2, 'k')
@@ -150,9 +157,9 @@ export function decodeNode(bytes: Uint8Array, options: { entriesMax?: number } =
     expect2(r, TEXT1, KEY_V)
     const value = readLink(r, false)
     if (value === null) fail('entry value is null')
-    const key = joinKey(prev, p, bytes, suffixStart, suffixLength)
+    const key = joinKey(prevLength, p, bytes, suffixStart, suffixLength)
     entries.push({ key, value, right })
-    prev = key
+    prevLength = key.length
   }
   expect2(r, TEXT1, KEY_L)
   const left = readLink(r, true)
@@ -160,15 +167,32 @@ export function decodeNode(bytes: Uint8Array, options: { entriesMax?: number } =
   return { left, entries }
 }
 
-function joinKey(prev: string, p: number, b: Uint8Array, start: number, length: number): string {
-  if (p > prev.length) fail(`prefix length ${p} longer than the previous key`)
+/**
+ * The previous key's bytes; each key is rebuilt in place from it (prefix kept,
+ * suffix copied in) and read out as one flat string.
+ */
+const keyScratch = Buffer.alloc(MST_KEY_BYTES_MAX)
+
+/** Rebuilds the next key over `prevLength` bytes of scratch; enforces key validity, order and canonical `p`. */
+function joinKey(prevLength: number, p: number, b: Uint8Array, start: number, length: number): string {
+  if (p > prevLength) fail(`prefix length ${p} longer than the previous key`)
   if (length === 0) fail('empty key suffix')
-  if (p < prev.length && b[start] === prev.charCodeAt(p)) fail('prefix length is not the common prefix')
-  let suffix = ''
-  for (let i = start; i < start + length; i++) suffix += String.fromCharCode(b[i]!)
-  const key = p === 0 ? suffix : prev.slice(0, p) + suffix
-  if (!isValidMstKey(key)) fail(`invalid key ${JSON.stringify(key.slice(0, 80))}`)
-  if (key <= prev) fail('keys are not strictly increasing')
+  const keyLength = p + length
+  if (keyLength > MST_KEY_BYTES_MAX) fail('key too long')
+  const end = start + length
+  for (let i = start; i < end; i++) if (KEY_BYTES[b[i]!] !== 1) fail('invalid character in key')
+  if (p < prevLength) {
+    // p is the common prefix only if the next byte differs; the key sorts after prev only if it is larger
+    const next = keyScratch[p]!
+    if (b[start] === next) fail('prefix length is not the common prefix')
+    if (b[start]! < next) fail('keys are not strictly increasing')
+  }
+  keyScratch.set(b.subarray(start, end), p)
+  const key = keyScratch.toString('latin1', 0, keyLength)
+  const slash = key.indexOf('/')
+  if (slash <= 0 || slash === keyLength - 1 || key.indexOf('/', slash + 1) !== -1) {
+    fail(`invalid key ${JSON.stringify(key.slice(0, 80))}`)
+  }
   return key
 }
 
@@ -220,8 +244,10 @@ function readLink(r: Cursor, isSubtree: boolean): Uint8Array | null {
     return null
   }
   if (pos + LINK_BYTES > b.length) fail('truncated link')
-  for (let i = 0; i < LINK_HEAD.length; i++) if (b[pos + i] !== LINK_HEAD[i]) fail(`bad link at offset ${pos}`)
-  const cidStart = pos + LINK_HEAD.length
+  if (b[pos] !== 0xd8 || b[pos + 1] !== 0x2a || b[pos + 2] !== 0x58 || b[pos + 3] !== 0x25 || b[pos + 4] !== 0x00) {
+    fail(`bad link at offset ${pos}`)
+  }
+  const cidStart = pos + LINK_HEAD_BYTES
   const codec = b[cidStart + 1]
   const codecOk = codec === DAG_CBOR_CODEC || (!isSubtree && codec === RAW_CODEC)
   if (b[cidStart] !== 0x01 || !codecOk || b[cidStart + 2] !== 0x12 || b[cidStart + 3] !== 0x20) {
