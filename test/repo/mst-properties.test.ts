@@ -11,7 +11,7 @@ import { MemoryBlockMap } from '../../core/repo/block-reader.ts'
 import type { BlockReader } from '../../core/repo/block-reader.ts'
 import type { RepoOp } from '../../core/repo/operation.ts'
 import { applyOps } from '../../core/repo/mst/apply-ops.ts'
-import { diffTrees } from '../../core/repo/mst/diff.ts'
+import { diffRoots, diffTrees } from '../../core/repo/mst/diff.ts'
 import { coveringProofBlocks, invertOps } from '../../core/repo/mst/invert.ts'
 import { Mst } from '../../core/repo/mst/mst.ts'
 import { coveringProof, proofForKey, verifyProof } from '../../core/repo/mst/proofs.ts'
@@ -123,6 +123,10 @@ test('collectNewBlocks: exact new and removed nodes; the store then holds the ne
     assert.deepEqual(new Set(removedCids.map(String)), new Set(diff.removedNodes.map(String)))
     for (const cid of newBlocks.cids()) assert.equal(store.has(cid), false)
     store.addAll(newBlocks)
+    const stored = diffRoots(base.getPointer(), root, store)
+    const opKey = (o: RepoOp): string => `${o.action} ${o.path} ${o.cid} ${o.prev}`
+    assert.deepEqual(stored.ops.map(opKey), ops.map(opKey).sort((x, y) => (x.split(' ')[1]! < y.split(' ')[1]! ? -1 : 1)))
+    assert.deepEqual(diff.ops.map(opKey), stored.ops.map(opKey))
     const reloaded = Mst.load(store, root)
     assert.deepEqual(reloaded.list().map((l) => `${l.key} ${l.cid}`), next.list().map((l) => `${l.key} ${l.cid}`))
     const reachable = new Set([...reloaded.nodeBlocks()].map(([cid]) => cid.toString()))

@@ -14,9 +14,10 @@
  */
 import type { CID } from '../../data/cid.ts'
 import { binaryKey, MemoryBlockMap } from '../block-reader.ts'
+import type { BlockReader } from '../block-reader.ts'
 import type { RepoOp } from '../operation.ts'
 import { cidFromBytes, rawEquals } from './cid-bytes.ts'
-import type { Mst } from './mst.ts'
+import { Mst } from './mst.ts'
 import { MstNode } from './node.ts'
 import type { Entry } from './node.ts'
 
@@ -31,6 +32,11 @@ export type MstDiff = {
 
 type Item = Entry | MstNode
 type Stream = Item[]
+
+/** `diffTrees` for two stored roots (null `before`: everything is new). */
+export function diffRoots(before: CID | null, after: CID, blocks: BlockReader): MstDiff {
+  return diffTrees(before === null ? null : Mst.load(blocks, before), Mst.load(blocks, after))
+}
 
 /** Diff from `before` (null: an empty history, every leaf is a create) to `after`. */
 export function diffTrees(before: Mst | null, after: Mst): MstDiff {

@@ -89,7 +89,8 @@ export class Mst {
     if (height > this.lineage.depthMax) {
       throw new AtfedError('MstTooDeep', `key ${key} has layer ${height} (max ${this.lineage.depthMax})`)
     }
-    return this.change((edit) => insertKey(edit, this.root, { key, value, right: null }, height))
+    const flat = Buffer.from(key, 'latin1').toString('latin1') // one flat copy: the node encoder reads keys often
+    return this.change((edit) => insertKey(edit, this.root, { key: flat, value, right: null }, height))
   }
 
   /** Replaces the value of a present key ('MstKeyNotFound' if absent). */
