@@ -113,3 +113,68 @@ export const HANDLE_FAILURE_STALE_MS = 5 * 60 * 1000
 export const CBOR_ENCODER_SCRATCH_BYTES_MAX = 1_048_576
 /** CBOR decoder: slots in the direct-mapped cache of decoded map keys (a power of two). */
 export const CBOR_KEY_CACHE_SLOTS = 1_024
+
+// XRPC server and client (core/xrpc/; reference xrpc-server and pds/index.ts)
+/** Default JSON request body (reference PDS `jsonLimit: 150 * 1024`). */
+export const XRPC_JSON_BODY_BYTES_MAX = 153_600
+/** JSON body of createRecord / putRecord / applyWrites (reference: 1,000,000 bytes). */
+export const XRPC_WRITE_JSON_BODY_BYTES_MAX = 1_000_000
+/** A JSON body must arrive completely within this time (slow-loris bound). */
+export const XRPC_JSON_BODY_TIMEOUT_MS = 30_000
+/** Default total time for a binary body (100 MiB at ~115 KB/s); methods may override. */
+export const XRPC_BINARY_BODY_TIMEOUT_MS = 15 * 60 * 1000
+/** Any request body: longest pause between two chunks. */
+export const XRPC_BODY_IDLE_TIMEOUT_MS = 30_000
+/** Most stacked Content-Encoding layers decoded (`gzip, br` is 2). */
+export const XRPC_CONTENT_ENCODINGS_MAX = 2
+/** Most query-string values one request may carry (repeated keys count each time). */
+export const XRPC_QUERY_VALUES_MAX = 1_000
+/** Rate limiter: most keys tracked per bucket; the oldest window is dropped past it. */
+export const RATE_LIMIT_KEYS_MAX = 100_000
+/** Client: default time limit for a whole call (headers and body). */
+export const XRPC_CLIENT_TIMEOUT_MS = 30_000
+/** Client: default largest response body read (the reference proxy's cap). */
+export const XRPC_CLIENT_RESPONSE_BYTES_MAX = 10_485_760
+/** Client: largest error body read for its `{error, message}`. */
+export const XRPC_CLIENT_ERROR_BYTES_MAX = 65_536
+
+// Reference PDS rate limits (pds/rate-limits.ts and per-route limits; applied when enabled)
+export const RATE_LIMIT_GLOBAL_IP = { points: 3_000, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_REPO_WRITE_HOUR_DID = { points: 5_000, windowMs: 60 * 60 * 1000 }
+export const RATE_LIMIT_REPO_WRITE_DAY_DID = { points: 35_000, windowMs: 24 * 60 * 60 * 1000 }
+/** Repo write points per operation: create 3, update 2, delete 1 (applyWrites sums its writes). */
+export const RATE_LIMIT_WRITE_POINTS = { create: 3, update: 2, delete: 1 }
+export const RATE_LIMIT_CREATE_SESSION_5MIN = { points: 30, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_CREATE_SESSION_DAY = { points: 300, windowMs: 24 * 60 * 60 * 1000 }
+export const RATE_LIMIT_CREATE_ACCOUNT_IP = { points: 100, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_UPLOAD_BLOB_IP = { points: 1_000, windowMs: 24 * 60 * 60 * 1000 }
+export const RATE_LIMIT_GET_REPO_IP = { points: 6_000, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_UPDATE_HANDLE_5MIN_DID = { points: 10, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_UPDATE_HANDLE_DAY_DID = { points: 50, windowMs: 24 * 60 * 60 * 1000 }
+export const RATE_LIMIT_DELETE_ACCOUNT_IP = { points: 50, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_RESET_PASSWORD_IP = { points: 50, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_REQUEST_PASSWORD_RESET_HOUR_IP = { points: 15, windowMs: 60 * 60 * 1000 }
+export const RATE_LIMIT_REQUEST_PASSWORD_RESET_DAY_IP = { points: 50, windowMs: 24 * 60 * 60 * 1000 }
+/** requestAccountDelete / requestEmailConfirmation / requestEmailUpdate, per DID. */
+export const RATE_LIMIT_EMAIL_REQUEST_HOUR_DID = { points: 5, windowMs: 60 * 60 * 1000 }
+export const RATE_LIMIT_EMAIL_REQUEST_DAY_DID = { points: 15, windowMs: 24 * 60 * 60 * 1000 }
+
+// JWTs (core/crypto/jwt*.ts; reference xrpc-server auth.ts, pds auth-verifier.ts)
+/** Longest token text parsed at all (a service JWT is ~400 chars); longer is rejected before decoding. */
+export const JWT_LENGTH_MAX = 8_192
+/** Clock difference tolerated on `exp` and `iat` between issuer and verifier. */
+export const JWT_CLOCK_SKEW_S = 30
+/** Service JWT lifetime when the issuer gives no `exp` (reference: 60 s). */
+export const SERVICE_JWT_LIFETIME_DEFAULT_S = 60
+/** Longest service JWT lifetime issued or accepted (reference getServiceAuth: 1 h with `lxm`). */
+export const SERVICE_JWT_LIFETIME_MAX_S = 3_600
+/** Longest lifetime getServiceAuth grants a token without `lxm` (reference: 60 s). */
+export const SERVICE_JWT_NO_LXM_LIFETIME_MAX_S = 60
+/** Session access token lifetime (reference: 120 min). */
+export const ACCESS_JWT_LIFETIME_S = 2 * 60 * 60
+/** Session refresh token lifetime (reference: 90 days). */
+export const REFRESH_JWT_LIFETIME_S = 90 * 24 * 60 * 60
+/** A rotated refresh token stays usable this long (reference: 2 h). */
+export const REFRESH_JWT_GRACE_S = 2 * 60 * 60
+/** Shortest session HMAC secret accepted (the distro generates 32 random bytes as hex). */
+export const SESSION_JWT_SECRET_BYTES_MIN = 16
