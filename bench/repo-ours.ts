@@ -1,0 +1,87 @@
+/**
+ * The repo section's atfed side: the PDS's own path. A LevelRepoStore in a
+ * real `level` directory under os.tmpdir(); each commit is the pure
+ * `applyWrites` (core/repo/writes.ts: loads the tree from the store's
+ * synchronous reader, encodes records, builds and signs the commit and the
+ * firehose `#commit` CAR) followed by one durable `applyCommit` batch
+ * (`sync: true`). Export is `exportRepoCar`; import + verify is
+ * `importRepoCar` into a fresh store (the migration path: stage with every
+ * block re-hashed, full repo check with DID and signing key, copy the
+ * reachable blocks, switch the head), fed in 64 KiB pieces as a socket would;
+ * the in-memory check is `verifyRepoCarBytes` (same checks, nothing stored).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Level } from 'level'
+import { keypairFromPrivateKey } from '../core/crypto/keypair.ts'
+import { LevelRepoStore } from '../core/repo/block-store.ts'
+import type { RootDb } from '../core/repo/block-store.ts'
+import { exportRepoCar } from '../core/repo/export.ts'
+import { importRepoCar } from '../core/repo/import.ts'
+import type { RepoWrite } from '../core/repo/repo-write.ts'
+import { verifyRepoCarBytes } from '../core/repo/verify-repo.ts'
+import { applyWrites, createInitialCommit } from '../core/repo/writes.ts'
+import type { CommitResult } from '../core/repo/writes.ts'
+import { parseDid } from '../core/syntax/did.ts'
+import { TidClock } from '../core/syntax/tid.ts'
+import { BENCH_DID, signingKeyBytes } from './repo-data.ts'
+import type { RepoDriver } from './repo-driver.ts'
+
+const did = parseDid(BENCH_DID)
+const CAR_FEED_CHUNK_BYTES = 65_536
+
+type OpenStore = { store: LevelRepoStore; close(): Promise<void> }
+
+async function openStore(prefix: string): Promise<OpenStore> {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  const db: RootDb = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  const store = await LevelRepoStore.open(db)
+  return {
+    store,
+    close: async () => {
+      await db.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** `car` in network-sized pieces, so the reader does the copying a socket would make it do. */
+async function* chunked(car: Uint8Array): AsyncGenerator<Uint8Array, void, undefined> {
+  for (let offset = 0; offset < car.length; offset += CAR_FEED_CHUNK_BYTES) {
+    yield car.subarray(offset, offset + CAR_FEED_CHUNK_BYTES)
+  }
+}
+
+export async function openOursDriver(): Promise<RepoDriver> {
+  const keypair = keypairFromPrivateKey('k256', signingKeyBytes())
+  const clock = new TidClock({ clockId: 0 })
+  const main = await openStore('atfed-bench-repo-')
+  const { store } = main
+  const stored = (result: CommitResult) =>
+    store.applyCommit(did, { newBlocks: result.newBlocks, removedCids: result.removedCids, head: result.head })
+  await stored(createInitialCommit(did, keypair, { clock }))
+  let imported: OpenStore | null = null
+
+  return {
+    async commit(writes) {
+      const head = store.getHead(did)
+      const result = applyWrites(head, writes as unknown as RepoWrite[], { keypair, did, reader: store.readerFor(did), clock })
+      await stored(result)
+    },
+    exportCar: () => exportRepoCar(store, did),
+    async importAndVerify(car) {
+      imported = await openStore('atfed-bench-import-')
+      const repo = await importRepoCar(chunked(car), { store: imported.store, did, key: keypair.publicKey })
+      return repo.records
+    },
+    async verifyInMemory(car) {
+      return verifyRepoCarBytes(car, { did, key: keypair.publicKey }).records
+    },
+    async close() {
+      await main.close()
+      await imported?.close()
+    },
+  }
+}
