@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander'
 import { AtfedError } from '../core/errors.ts'
+import { registerPlcCommands } from './plc.ts'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .description('AT-Protocol federation: PDS, relay, PLC directory, feed generator, labeler')
     .showHelpAfterError()
     .exitOverride()
+  registerPlcCommands(program)
   return program
 }
 

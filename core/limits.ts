@@ -178,3 +178,42 @@ export const REFRESH_JWT_LIFETIME_S = 90 * 24 * 60 * 60
 export const REFRESH_JWT_GRACE_S = 2 * 60 * 60
 /** Shortest session HMAC secret accepted (the distro generates 32 random bytes as hex). */
 export const SESSION_JWT_SECRET_BYTES_MIN = 16
+
+// PLC directory and client (did-resolver/plc/; did-method-plc packages/server/src/constraints.ts, did:plc spec v0.3)
+/** Largest operation, as DAG-CBOR of the signed op (reference server; the spec allows 7,500). */
+export const PLC_OP_BYTES_MAX = 4_000
+/** Rotation keys the directory accepts in one op (reference server; the spec says 1–5). */
+export const PLC_ROTATION_KEYS_MAX = 10
+/** Rotation keys our op builder puts in an op (the spec's bound; plc.directory may enforce it later). */
+export const PLC_ROTATION_KEYS_BUILD_MAX = 5
+export const PLC_VERIFICATION_METHODS_MAX = 10
+export const PLC_ALSO_KNOWN_AS_MAX = 10
+/** A 253-char handle plus the `at://` prefix. */
+export const PLC_ALSO_KNOWN_AS_LENGTH_MAX = 258
+export const PLC_SERVICES_MAX = 10
+/** Verification-method and service ids (map keys). */
+export const PLC_ID_LENGTH_MAX = 32
+export const PLC_SERVICE_TYPE_LENGTH_MAX = 256
+export const PLC_SERVICE_ENDPOINT_LENGTH_MAX = 512
+/** A verification-method did:key of any key type (k256 is 57 chars, BLS12-381 143). */
+export const PLC_DID_KEY_LENGTH_MAX = 256
+/** Base64url text of a 64-byte compact signature, no padding. */
+export const PLC_SIG_LENGTH = 86
+/** A higher-priority rotation key may nullify an op for this long after it was accepted. */
+export const PLC_RECOVERY_WINDOW_MS = 72 * 60 * 60 * 1000
+/** Per-DID op rate limits (non-recovery ops; reference server). */
+export const PLC_OPS_PER_HOUR_MAX = 10
+export const PLC_OPS_PER_DAY_MAX = 30
+export const PLC_OPS_PER_WEEK_MAX = 100
+/** Lines per `/export` page. */
+export const PLC_EXPORT_COUNT_MAX = 1_000
+/** JSON body of `POST /:did`; larger than any op that can pass PLC_OP_BYTES_MAX, so those get a clear 400. */
+export const PLC_REQUEST_BODY_BYTES_MAX = 32_768
+/** Writes waiting for the directory's single writer; past it `POST /:did` answers 503. */
+export const PLC_WRITE_QUEUE_MAX = 1_000
+/** PLC client: time limit for one request. */
+export const PLC_CLIENT_TIMEOUT_MS = 10_000
+/** PLC client: largest document, data or last-op response read. */
+export const PLC_CLIENT_RESPONSE_BYTES_MAX = 262_144
+/** PLC client: largest audit-log or op-log response read (100 ops/week at ≤ 4 KB each stays well under). */
+export const PLC_CLIENT_LOG_BYTES_MAX = 16_777_216
