@@ -6,6 +6,8 @@
 import { Command, CommanderError } from 'commander'
 import { AtfedError } from '../core/errors.ts'
 import { registerPlcCommands } from './plc.ts'
+import { registerDidCommands } from './did.ts'
+import { registerCarCommands } from './car.ts'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride()
   registerPlcCommands(program)
+  registerDidCommands(program)
+  registerCarCommands(program)
   return program
 }
 
