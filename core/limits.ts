@@ -217,3 +217,47 @@ export const PLC_CLIENT_TIMEOUT_MS = 10_000
 export const PLC_CLIENT_RESPONSE_BYTES_MAX = 262_144
 /** PLC client: largest audit-log or op-log response read (100 ops/week at ≤ 4 KB each stays well under). */
 export const PLC_CLIENT_LOG_BYTES_MAX = 16_777_216
+
+// Event streams (core/stream/): frames, events, event log, subscribeRepos server and client
+/** Largest seq a stream may carry (the sync spec: 1 to < 2^53). */
+export const STREAM_SEQ_MAX = Number.MAX_SAFE_INTEGER
+/** `#sync.blocks`: a CAR holding only the commit block (lexicon maxLength). */
+export const SYNC_BLOCKS_BYTES_MAX = 10_000
+/** Most events one `EventLog.append` call sequences (account creation appends 4). */
+export const EVENT_LOG_APPEND_EVENTS_MAX = 1_000
+/** Most events one `EventLog.read` call yields. */
+export const EVENT_LOG_READ_EVENTS_MAX = 10_000
+/** Recently appended frames kept in memory and shared by every live subscriber. */
+export const EVENT_LOG_TAIL_FRAMES_MAX = 4_096
+export const EVENT_LOG_TAIL_BYTES_MAX = 32 * 1024 * 1024
+/** `trim` deletes expired events in level batches of this many keys. */
+export const EVENT_LOG_TRIM_BATCH_EVENTS_MAX = 1_000
+/** Open subscriptions per stream endpoint; past it the upgrade is refused with 503. */
+export const STREAM_SUBSCRIBERS_MAX = 2_048
+/** Per subscriber: stop sending while the socket holds this many unsent bytes. */
+export const STREAM_SEND_BUFFER_BYTES_MAX = 2 * 1024 * 1024
+/** Per subscriber: stop sending while this many frames wait for the socket. */
+export const STREAM_SEND_QUEUE_FRAMES_MAX = 512
+/** A live subscriber this many events behind the head gets `ConsumerTooSlow` (indigo: 16,384). */
+export const STREAM_SUBSCRIBER_LAG_EVENTS_MAX = 16_384
+/** A subscriber whose socket accepts nothing for this long gets `ConsumerTooSlow`. */
+export const STREAM_SUBSCRIBER_STALL_MS_MAX = 60_000
+/** Events a subscriber reads from the log per page while it replays. */
+export const STREAM_READ_PAGE_EVENTS = 256
+/** Largest client→server WebSocket message accepted (they are ignored; bigger ones close the socket). */
+export const STREAM_CLIENT_MESSAGE_BYTES_MAX = 4_096
+/** Keepalive: a ping every interval; a peer that misses this many pongs in a row is dropped (indigo: 30 s, 4). */
+export const STREAM_PING_INTERVAL_MS = 30_000
+export const STREAM_PINGS_MISSED_MAX = 4
+/** After our close frame, the peer has this long to finish the close handshake before the socket is destroyed. */
+export const STREAM_CLOSE_GRACE_MS = 5_000
+/** Client: frames decoded but not yet taken by the consumer; the socket is paused while full. */
+export const STREAM_CLIENT_QUEUE_FRAMES_MAX = 256
+export const STREAM_CLIENT_QUEUE_BYTES_MAX = 16 * 1024 * 1024
+/** Client: reconnect backoff doubles from MIN up to MAX, with jitter. */
+export const STREAM_RECONNECT_BACKOFF_MS_MIN = 500
+export const STREAM_RECONNECT_BACKOFF_MS_MAX = 60_000
+/** Client: consecutive failed connections before it gives up with `StreamUnreachable`. */
+export const STREAM_RECONNECT_FAILURES_MAX = 30
+/** Client: time limit for the WebSocket opening handshake. */
+export const STREAM_HANDSHAKE_TIMEOUT_MS = 10_000

@@ -1,0 +1,192 @@
+/**
+ * One firehose subscriber: a pump that reads the shared event log at its own
+ * position and writes the stored frames, verbatim, to one WebSocket.
+ *
+ * There is no per-subscriber copy of the log and no separate replay and live
+ * modes: the pump always asks the log for "frames after my position", sends
+ * them, and when there are none waits for the log's append notification.
+ * Replay turns into live with no gap and no duplicate by construction (the
+ * position only ever moves to the seq just sent; the log publishes in seq
+ * order).
+ *
+ * Memory per subscriber is bounded: the pump stops sending while the socket
+ * holds >= sendBufferBytesMax unsent bytes or sendQueueFramesMax frames
+ * (so at most that plus one frame), and the log iterator it holds open.
+ * While blocked it disconnects with `ConsumerTooSlow` when
+ * - it is live (has caught up once) and lags the head by > lagEventsMax, or
+ * - the socket has accepted nothing for stallMsMax;
+ * and, in any mode, when the log was trimmed past its position.
+ * (A replaying subscriber may lag arbitrarily: it reads from storage at its
+ * own pace, like the reference PDS's backfill.)
+ */
+import type { WebSocket } from 'ws'
+import type { EventLog } from './event-log.ts'
+import { encodeErrorFrame, encodeInfoFrame } from './frames.ts'
+
+export type SubscriberLimits = {
+  sendBufferBytesMax: number
+  sendQueueFramesMax: number
+  lagEventsMax: number
+  stallMsMax: number
+  readPageEvents: number
+  closeGraceMs: number
+}
+
+export type SubscriberEnd = 'closed' | 'FutureCursor' | 'ConsumerTooSlow' | 'ServerShutdown'
+
+/** Close code 1008 (policy violation) with the error name as reason, as the reference does. */
+const CLOSE_POLICY = 1008
+const CLOSE_GOING_AWAY = 1001
+
+export class Subscriber {
+  readonly #ws: WebSocket
+  readonly #log: EventLog
+  readonly #limits: SubscriberLimits
+  readonly #onSent: (bufferedBytes: number) => void
+  #position = 0
+  #live = false
+  #inflight = 0
+  #end: SubscriberEnd | null = null
+  #wake: (() => void) | null = null
+  #unsubscribe: () => void = () => {}
+  #missedPings = 0
+  /** Resolves when the socket is closed (cleanly or not). */
+  readonly closed: Promise<void>
+
+  constructor(ws: WebSocket, log: EventLog, options: { limits: SubscriberLimits; onSent: (bufferedBytes: number) => void }) {
+    this.#ws = ws
+    this.#log = log
+    this.#limits = options.limits
+    this.#onSent = options.onSent
+    this.closed = new Promise((resolve) => ws.once('close', () => resolve()))
+    ws.on('close', () => this.#finish('closed'))
+    ws.on('pong', () => (this.#missedPings = 0))
+    ws.on('message', () => {}) // client frames are ignored
+    ws.on('error', () => {}) // 'close' follows
+  }
+
+  get end(): SubscriberEnd | null {
+    return this.#end
+  }
+
+  /** Apply the cursor rules (spec §7.4) and pump until the connection ends. */
+  async run(cursor: number | null): Promise<SubscriberEnd> {
+    const log = this.#log
+    if (cursor !== null && cursor > log.lastSeq()) {
+      this.#fail('FutureCursor', `cursor ${cursor} is past the last seq ${log.lastSeq()}`)
+      return this.#end as SubscriberEnd
+    }
+    if (cursor === null) this.#position = log.lastSeq()
+    else if (cursor < log.floorSeq()) {
+      this.#ws.send(encodeInfoFrame('OutdatedCursor', 'cursor is older than the retained events; some were missed'), {
+        binary: true,
+      })
+      this.#position = log.floorSeq()
+    } else this.#position = cursor
+    this.#unsubscribe = log.onAppend(() => this.#wakeUp())
+    try {
+      await this.#pump()
+    } finally {
+      this.#unsubscribe()
+    }
+    return this.#end ?? 'closed'
+  }
+
+  /** Keepalive tick: terminate a peer that missed `missedMax` pongs in a row, else ping it. */
+  ping(missedMax: number): void {
+    if (this.#missedPings >= missedMax) return void this.#ws.terminate()
+    this.#missedPings++
+    this.#ws.ping()
+  }
+
+  /** Server shutdown: a normal close, then a hard one after the grace period. */
+  shutdown(): void {
+    if (this.#end !== null) return
+    this.#finish('ServerShutdown')
+    this.#closeSocket(CLOSE_GOING_AWAY, 'ServerShutdown')
+  }
+
+  async #pump(): Promise<void> {
+    const log = this.#log
+    while (this.#end === null) {
+      if (this.#position < log.floorSeq()) return this.#fail('ConsumerTooSlow', 'fell out of the retention window')
+      let sent = 0
+      for await (const { seq, frameBytes } of log.read(this.#position, this.#limits.readPageEvents)) {
+        if (!(await this.#waitForRoom())) return
+        this.#send(frameBytes)
+        this.#position = seq
+        sent++
+      }
+      if (sent === 0) {
+        this.#live = true
+        if (log.lastSeq() <= this.#position) await this.#sleep(null)
+      }
+    }
+  }
+
+  /** True when the socket can take another frame; false when the subscriber ended (or was ended here). */
+  async #waitForRoom(): Promise<boolean> {
+    const { sendBufferBytesMax, sendQueueFramesMax, lagEventsMax, stallMsMax } = this.#limits
+    const blockedAt = Date.now()
+    for (;;) {
+      if (this.#end !== null) return false
+      if (this.#ws.bufferedAmount < sendBufferBytesMax && this.#inflight < sendQueueFramesMax) return true
+      if (this.#live && this.#log.lastSeq() - this.#position > lagEventsMax) {
+        this.#fail('ConsumerTooSlow', `more than ${lagEventsMax} events behind`)
+        return false
+      }
+      const waitedMs = Date.now() - blockedAt
+      if (waitedMs >= stallMsMax) {
+        this.#fail('ConsumerTooSlow', `socket accepted nothing for ${stallMsMax} ms`)
+        return false
+      }
+      await this.#sleep(stallMsMax - waitedMs)
+    }
+  }
+
+  #send(frame: Uint8Array): void {
+    this.#inflight++
+    this.#ws.send(frame, { binary: true }, () => {
+      this.#inflight--
+      this.#wakeUp()
+    })
+    this.#onSent(this.#ws.bufferedAmount)
+  }
+
+  #sleep(ms: number | null): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = ms === null ? null : setTimeout(() => this.#wakeUp(), ms)
+      this.#wake = () => {
+        if (timer !== null) clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake
+    this.#wake = null
+    wake?.()
+  }
+
+  /** Error frame (sent past the buffer limit: it is one small frame), then close 1008. */
+  #fail(name: 'FutureCursor' | 'ConsumerTooSlow', message: string): void {
+    if (this.#end !== null) return
+    this.#finish(name)
+    this.#ws.send(encodeErrorFrame(name, message), { binary: true })
+    this.#closeSocket(CLOSE_POLICY, name)
+  }
+
+  #closeSocket(code: number, reason: string): void {
+    this.#ws.close(code, reason)
+    // A peer that does not read will never finish the close handshake.
+    const timer = setTimeout(() => this.#ws.terminate(), this.#limits.closeGraceMs)
+    timer.unref()
+    this.#ws.once('close', () => clearTimeout(timer))
+  }
+
+  #finish(end: SubscriberEnd): void {
+    if (this.#end === null) this.#end = end
+    this.#wakeUp()
+  }
+}
