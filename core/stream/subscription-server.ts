@@ -143,13 +143,14 @@ export class SubscriptionServer {
     this.#upgrading++
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       this.#upgrading--
-      this.#accept(ws, cursor)
+      this.#accept(ws, socket, cursor)
     })
   }
 
-  #accept(ws: WebSocket, cursor: number | null): void {
+  #accept(ws: WebSocket, socket: Duplex, cursor: number | null): void {
     if (this.#closing) return void ws.terminate()
     const subscriber = new Subscriber(ws, this.#options.log, {
+      socket,
       limits: this.#limits,
       onSent: (bytes) => {
         if (bytes > this.#peakBufferedBytes) this.#peakBufferedBytes = bytes
