@@ -8,6 +8,7 @@ import { AtfedError } from '../core/errors.ts'
 import { registerPlcCommands } from './plc.ts'
 import { registerDidCommands } from './did.ts'
 import { registerCarCommands } from './car.ts'
+import { registerPdsCommands } from './pds.ts'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerPlcCommands(program)
   registerDidCommands(program)
   registerCarCommands(program)
+  registerPdsCommands(program)
   return program
 }
 

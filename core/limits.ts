@@ -261,3 +261,75 @@ export const STREAM_RECONNECT_BACKOFF_MS_MAX = 60_000
 export const STREAM_RECONNECT_FAILURES_MAX = 30
 /** Client: time limit for the WebSocket opening handshake. */
 export const STREAM_HANDSHAKE_TIMEOUT_MS = 10_000
+
+// PDS (pds/; reference packages/pds config, account-manager, api/com/atproto/*)
+/** Writes queued behind one repo's write lock; past it a write is refused with 503 `RepoBusy`. */
+export const PDS_REPO_WRITE_WAITERS_MAX = 256
+/** createSession takes at least this long, found or not (reference: 350 ms, against timing probes). */
+export const PDS_LOGIN_DURATION_MIN_MS = 350
+/** New passwords (reference: 256); login tolerates longer ones up to PDS_LOGIN_PASSWORD_LENGTH_MAX. */
+export const PDS_PASSWORD_LENGTH_MAX = 256
+export const PDS_LOGIN_PASSWORD_LENGTH_MAX = 512
+/** Emails (RFC 5321 path limit). */
+export const PDS_EMAIL_LENGTH_MAX = 254
+/** scrypt: per-account salt and derived key (reference: 16-byte salt, 64-byte key, Node's N/r/p defaults). */
+export const PDS_SCRYPT_SALT_BYTES = 16
+export const PDS_SCRYPT_KEY_BYTES = 64
+/** Local part of a handle under a service domain (`alice` in `alice.pds.example`), reference 3–18. */
+export const PDS_SERVICE_HANDLE_LOCAL_LENGTH_MIN = 3
+export const PDS_SERVICE_HANDLE_LOCAL_LENGTH_MAX = 18
+/** Signups between their PLC submission and their account row (handles held in memory meanwhile). */
+export const PDS_PENDING_SIGNUPS_MAX = 1_000
+/** Account signing keypairs kept parsed in memory. */
+export const PDS_SIGNING_KEY_CACHE_ENTRIES_MAX = 10_000
+/** listRecords page size (lexicon: 1–100, default 50). */
+export const PDS_LIST_RECORDS_LIMIT_MAX = 100
+/** listRepos page size (lexicon: 1–1000, default 500). */
+export const PDS_LIST_REPOS_LIMIT_MAX = 1_000
+/** describeRepo lists at most this many collections (each costs one MST descent). */
+export const PDS_DESCRIBE_REPO_COLLECTIONS_MAX = 1_000
+/** Default blob upload limit (the reference distro's PDS_BLOB_UPLOAD_LIMIT: 100 MiB). */
+export const PDS_BLOB_UPLOAD_BYTES_DEFAULT = 104_857_600
+/** Default firehose backfill window (reference PDS_REPO_BACKFILL_LIMIT_MS: 1 day). */
+export const PDS_BACKFILL_WINDOW_MS_DEFAULT = 24 * 60 * 60 * 1000
+/** How often events older than the backfill window are trimmed from the log. */
+export const PDS_EVENT_TRIM_INTERVAL_MS = 60 * 1000
+/** Refresh-token rows deleted per account when one of its tokens is rotated (expired rows only). */
+export const PDS_REFRESH_TOKENS_SWEEP_MAX = 100
+
+// Firehose consumer and feed generator (feedgen/)
+/** Repos handled at once by a FirehoseConsumer (events of one repo always run one at a time, in order). */
+export const FEEDGEN_CONSUMER_CONCURRENCY_DEFAULT = 8
+/** Events received but not yet handled; at this many the consumer stops reading (the socket is paused). */
+export const FEEDGEN_CONSUMER_QUEUE_MAX_DEFAULT = 1_000
+/** Largest queueMax / concurrency a consumer accepts. */
+export const FEEDGEN_CONSUMER_QUEUE_MAX_MAX = 100_000
+export const FEEDGEN_CONSUMER_CONCURRENCY_MAX = 256
+/** A handler that throws is retried this many times (capped backoff) before the consumer stops: at-least-once, never skip. */
+export const FEEDGEN_HANDLER_TRIES_MAX = 5
+export const FEEDGEN_HANDLER_BACKOFF_MS_MIN = 100
+export const FEEDGEN_HANDLER_BACKOFF_MS_MAX = 5_000
+/** Tries to resolve a repo's signing key (transient identity errors) before its commit is skipped as unverifiable. */
+export const FEEDGEN_RESOLVE_TRIES_MAX = 3
+export const FEEDGEN_RESOLVE_BACKOFF_MS = 250
+/** Wait before a consumer re-subscribes after its stream client gave up (StreamUnreachable). */
+export const FEEDGEN_RESUBSCRIBE_DELAY_MS = 10_000
+/** Distinct search terms indexed per post (words, hashtags, tags), and the longest term in UTF-16 units. */
+export const FEEDGEN_POST_TERMS_MAX = 64
+export const FEEDGEN_TERM_LENGTH_MAX = 64
+/** app.bsky.feed.post limits the indexer enforces (lexicon: text ≤ 3000 bytes, ≤ 3 langs, ≤ 8 tags). */
+export const FEEDGEN_POST_TEXT_BYTES_MAX = 3_000
+export const FEEDGEN_POST_LANGS_MAX = 3
+export const FEEDGEN_POST_TAGS_MAX = 8
+/** getFeedSkeleton page size (lexicon: 1–100, default 50) and longest cursor accepted. */
+export const FEEDGEN_SKELETON_LIMIT_MAX = 100
+export const FEEDGEN_SKELETON_LIMIT_DEFAULT = 50
+export const FEEDGEN_CURSOR_LENGTH_MAX = 1_024
+/** Follows of one viewer the `following` feed reads (one index scan per followed account). */
+export const FEEDGEN_FOLLOWS_SCAN_MAX = 1_000
+/** Likes the `popular` feed counts per ranking (newest first within the window) and posts it keeps ranked. */
+export const FEEDGEN_POPULAR_LIKES_SCAN_MAX = 200_000
+export const FEEDGEN_POPULAR_RANKED_MAX = 1_000
+/** How long one `popular` ranking is reused before it is recomputed. */
+export const FEEDGEN_POPULAR_CACHE_MS = 15_000
+export const FEEDGEN_POPULAR_WINDOW_HOURS_DEFAULT = 24

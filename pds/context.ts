@@ -1,0 +1,152 @@
+/**
+ * Everything a PDS request may need, built once at start (`createPdsContext`)
+ * and handed to every route module. See pds/server.ts for how modules use it.
+ *
+ * Storage is ONE level database at DATA/db; each store owns sublevels of it
+ * (so any of them can put ops into another's atomic batch):
+ *   accounts/*      account rows, handle and email indexes (accounts/store.ts)
+ *   sessions/*      refresh-token rows (auth/sessions.ts)
+ *   repo/*          blocks, heads (core LevelRepoStore), record refs (repo/record-refs.ts)
+ *   events/*        the firehose log (core LevelEventLog)
+ * A new store takes `ctx.db`, opens its own sublevels under a new name, and
+ * becomes a field here.
+ *
+ * Also here: the server's PLC rotation key and session secret (secrets.ts,
+ * files in DATA, 0600), the lexicon registry (vendored lexicons/), the
+ * identity resolver (dev flag → private addresses and `.test` allowed), the
+ * PLC client, the rate limiter, the write path and its hooks, and a timer
+ * that trims firehose events older than the backfill window.
+ */
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Level } from 'level'
+import { createSessionSecret, type SessionSecret } from '../core/crypto/session-jwt.ts'
+import type { Keypair } from '../core/crypto/keypair.ts'
+import { PDS_EVENT_TRIM_INTERVAL_MS } from '../core/limits.ts'
+import { loadLexiconDir } from '../core/lexicon/registry.ts'
+import type { LexiconRegistry } from '../core/lexicon/registry.ts'
+import { LevelRepoStore, type RootDb } from '../core/repo/block-store.ts'
+import { LevelEventLog } from '../core/stream/event-log-level.ts'
+import type { Did } from '../core/syntax/did.ts'
+import type { RateLimiter } from '../core/xrpc/rate-limit.ts'
+import { IdentityResolver } from '../did-resolver/identity-resolver.ts'
+import { PlcClient } from '../did-resolver/plc/client.ts'
+import { AccountStore } from './accounts/store.ts'
+import { SigningKeys } from './accounts/signing-keys.ts'
+import type { AppPasswordCheck } from './auth/login.ts'
+import { SessionStore } from './auth/sessions.ts'
+import { AuthVerifier } from './auth/verifier.ts'
+import type { PdsConfig } from './config.ts'
+import { createPdsRateLimiter } from './rate-limits.ts'
+import { RecordRefs } from './repo/record-refs.ts'
+import { ensureDataDir, loadJwtSecret, loadRotationKey } from './secrets.ts'
+import { RepoWriter, type WriteHook } from './writes.ts'
+
+export const LEXICON_DIR = fileURLToPath(new URL('../lexicons', import.meta.url))
+
+export type PdsContext = {
+  readonly config: PdsConfig
+  /** Origin written into DID documents (`https://<hostname>`). */
+  readonly publicUrl: string
+  /** `did:web:<hostname>`: describeServer `did`, token audience. */
+  readonly serviceDid: Did
+  readonly db: RootDb
+  readonly accounts: AccountStore
+  readonly sessions: SessionStore
+  readonly repos: LevelRepoStore
+  readonly refs: RecordRefs
+  readonly events: LevelEventLog
+  readonly writer: RepoWriter
+  /** Consulted by every repo write; modules push theirs at setup (before the server listens). */
+  readonly writeHooks: WriteHook[]
+  readonly signingKeys: SigningKeys
+  /** The server's PLC rotation key (k256), in every account's rotationKeys. */
+  readonly rotationKey: Keypair
+  readonly sessionSecret: SessionSecret
+  readonly auth: AuthVerifier
+  readonly lexicons: LexiconRegistry
+  readonly idResolver: IdentityResolver
+  readonly plc: PlcClient
+  /** Null when rate limits are off. */
+  readonly rateLimiter: RateLimiter | null
+  /** Set by the app-password module: login tries it after the main password fails. */
+  readonly loginHooks: { checkAppPassword?: AppPasswordCheck }
+  /** Run (in reverse order) by `closePdsContext`: timers, caches, module state. */
+  readonly cleanups: Array<() => void | Promise<void>>
+}
+
+export type ContextOptions = {
+  publicUrl: string
+  serviceDid: Did
+  /** Clock for sessions and the event log (tests). */
+  now?: () => number
+}
+
+export async function createPdsContext(config: PdsConfig, options: ContextOptions): Promise<PdsContext> {
+  ensureDataDir(config.dataDir)
+  const rotationKey = loadRotationKey(config.dataDir)
+  const sessionSecret = createSessionSecret(loadJwtSecret(config.dataDir, config.jwtSecret))
+  const lexicons = await loadLexiconDir(LEXICON_DIR)
+  const db: RootDb = new Level<Uint8Array, Uint8Array>(join(config.dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  const now = options.now
+  const [accounts, repos, refs, events, sessions] = await Promise.all([
+    AccountStore.open(db),
+    LevelRepoStore.open(db),
+    RecordRefs.open(db),
+    LevelEventLog.open(db, now === undefined ? {} : { now }),
+    SessionStore.open(db, { secret: sessionSecret, serviceDid: options.serviceDid, ...(now === undefined ? {} : { now }) }),
+  ])
+  const signingKeys = new SigningKeys()
+  const writeHooks: WriteHook[] = []
+  const idResolver = new IdentityResolver({ plcUrl: config.plcUrl, allowPrivateAddresses: config.dev })
+  const ctx: PdsContext = {
+    config,
+    publicUrl: options.publicUrl,
+    serviceDid: options.serviceDid,
+    db,
+    accounts,
+    sessions,
+    repos,
+    refs,
+    events,
+    writer: new RepoWriter({ repos, accounts, refs, events, signingKeys, hooks: writeHooks }),
+    writeHooks,
+    signingKeys,
+    rotationKey,
+    sessionSecret,
+    auth: new AuthVerifier({ secret: sessionSecret, serviceDid: options.serviceDid, accounts, adminPassword: config.adminPassword, ...(now === undefined ? {} : { now }) }),
+    lexicons,
+    idResolver,
+    plc: new PlcClient(config.plcUrl),
+    rateLimiter: config.rateLimitsEnabled ? createPdsRateLimiter(now) : null,
+    loginHooks: {},
+    cleanups: [],
+  }
+  startEventTrim(ctx)
+  return ctx
+}
+
+function startEventTrim(ctx: PdsContext): void {
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    ctx.events
+      .trim(ctx.config.backfillWindowMs)
+      .catch((err: unknown) => console.error('pds: trimming the event log failed:', err))
+      .finally(() => {
+        running = false
+      })
+  }, PDS_EVENT_TRIM_INTERVAL_MS)
+  timer.unref()
+  ctx.cleanups.push(() => clearInterval(timer))
+}
+
+/** Runs the cleanups, closes the event log, the resolver and the database. */
+export async function closePdsContext(ctx: PdsContext): Promise<void> {
+  for (const cleanup of [...ctx.cleanups].reverse()) await cleanup()
+  await ctx.events.close()
+  ctx.idResolver.close()
+  await ctx.db.close()
+}

@@ -1,0 +1,83 @@
+/**
+ * The PDS's firehose events: how each is built from what the PDS stores, and
+ * the one way they are written — in the SAME level batch as the state change
+ * they announce (`sequenceWith`).
+ *
+ * `sequenceWith(log, events, write)` asks the event log for seqs and batch
+ * ops (`appendOps`), hands those ops to `write`, which must put them in its
+ * own atomic batch, then publishes the events if `write` succeeded or burns
+ * the seqs if it threw. Subscribers therefore never see an event whose
+ * change is not durable, and a crash never leaves a change without its event.
+ *
+ * What is emitted when (spec digest repo-sync-firehose §7.6):
+ * - new account: `#identity`, `#account{active}`, `#commit` (first commit),
+ *   `#sync` — one batch with the account rows and the repo;
+ * - each repo write: one `#commit` (writes.ts);
+ * - handle change: `#identity{handle}`;
+ * - status change: `#account` (activation also `#identity` and `#sync`).
+ */
+import type { CID } from '../core/data/cid.ts'
+import { MemoryBlockMap } from '../core/repo/block-reader.ts'
+import { encodeCarBytes } from '../core/repo/car/writer.ts'
+import type { CommitResult } from '../core/repo/writes.ts'
+import type { EventLog, EventLogBatchOp } from '../core/stream/event-log.ts'
+import type { UnsequencedEvent } from '../core/stream/events.ts'
+import { datetimeFromDate, type Datetime } from '../core/syntax/datetime.ts'
+import type { Did } from '../core/syntax/did.ts'
+import type { Handle } from '../core/syntax/handle.ts'
+import type { Tid } from '../core/syntax/tid.ts'
+import { accountStatusView, type Account } from './accounts/account.ts'
+
+export function nowDatetime(): Datetime {
+  return datetimeFromDate(new Date())
+}
+
+export function identityEvent(did: Did, handle: Handle | null): UnsequencedEvent {
+  return { t: '#identity', did, handle, time: nowDatetime() }
+}
+
+export function accountEvent(account: Pick<Account, 'did' | 'status'>): UnsequencedEvent {
+  const view = accountStatusView(account)
+  return { t: '#account', did: account.did, active: view.active, status: view.status, time: nowDatetime() }
+}
+
+/** The `#commit` for a commit built by core/repo/writes.ts (every sync-1.1 field). */
+export function commitEvent(did: Did, result: CommitResult): UnsequencedEvent {
+  return {
+    t: '#commit',
+    repo: did,
+    commit: result.commitCid,
+    rev: result.rev,
+    since: result.since,
+    blocks: result.eventCarBytes,
+    ops: result.ops,
+    prevData: result.prevData,
+    time: nowDatetime(),
+  }
+}
+
+/** `#sync`: a CAR holding only the signed commit block. */
+export function syncEvent(did: Did, commit: { commitCid: CID; commitBytes: Uint8Array; rev: Tid }): UnsequencedEvent {
+  const blocks = encodeCarBytes(commit.commitCid, new MemoryBlockMap().set(commit.commitCid, commit.commitBytes))
+  return { t: '#sync', did, rev: commit.rev, blocks, time: nowDatetime() }
+}
+
+/**
+ * Sequence `events` inside the caller's batch: `write(eventOps)` must write
+ * them atomically with its own ops. Resolves with the seqs.
+ */
+export async function sequenceWith(
+  log: EventLog,
+  events: readonly UnsequencedEvent[],
+  write: (eventOps: EventLogBatchOp[]) => Promise<void>,
+): Promise<readonly number[]> {
+  const pending = log.appendOps(events)
+  try {
+    await write([...pending.ops])
+  } catch (err) {
+    pending.abort()
+    throw err
+  }
+  pending.commit()
+  return pending.seqs
+}

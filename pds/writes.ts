@@ -1,0 +1,198 @@
+/**
+ * THE write path: every change to a hosted repo goes through `RepoWriter`.
+ *
+ * One write, in order, under the repo's lock (a per-DID mutex with a bounded
+ * queue: a full queue is 503 `RepoBusy`):
+ *  1. the account must be active (`AccountTakedown` / `AccountDeactivated`,
+ *     401; `RepoNotFound` when there is no such repo here);
+ *  2. read the head; `swapCommit` ≠ head → 400 `InvalidSwap`;
+ *  3. resolve each write against the current tree: `swapRecord` (null =
+ *     must not exist) ≠ current → `InvalidSwap`; `put` becomes create or
+ *     update; a `delete` with `ifExists` of a missing record is dropped;
+ *  4. hooks' `prepare` (e.g. blob references must be uploaded);
+ *  5. core `applyWrites` (pure) builds the signed commit, its new and
+ *     removed blocks and the `#commit` CAR; if no op survived (a put of the
+ *     identical record) nothing is stored and `commit` is null;
+ *  6. record-block reference counts (repo/record-refs.ts) decide which
+ *     replaced record blocks may go;
+ *  7. ONE level batch: blocks, head, counts, hooks' ops and the sequenced
+ *     `#commit` (sequencer.ts `sequenceWith`); then the event is published;
+ *  8. after the lock: hooks' `afterCommit` (e.g. tell relays).
+ *
+ * Extension points for other modules: `WriteHook` (register in the
+ * context's `writeHooks`), `withRepoLock` + `storeCommit` for code that
+ * builds its own commit (import, re-signing on activation).
+ */
+import { AtfedError } from '../core/errors.ts'
+import type { CID } from '../core/data/cid.ts'
+import type { LexMap } from '../core/data/cbor.ts'
+import { PDS_REPO_WRITE_WAITERS_MAX } from '../core/limits.ts'
+import type { LevelRepoStore, StoreBatchOp } from '../core/repo/block-store.ts'
+import { Mst } from '../core/repo/mst/mst.ts'
+import type { RepoWrite } from '../core/repo/repo-write.ts'
+import { applyWrites, type CommitResult } from '../core/repo/writes.ts'
+import type { EventLog } from '../core/stream/event-log.ts'
+import type { UnsequencedEvent } from '../core/stream/events.ts'
+import type { Did } from '../core/syntax/did.ts'
+import type { Nsid } from '../core/syntax/nsid.ts'
+import type { RecordKey } from '../core/syntax/record-key.ts'
+import type { Tid } from '../core/syntax/tid.ts'
+import { XrpcError } from '../core/xrpc/errors.ts'
+import type { Account } from './accounts/account.ts'
+import type { AccountStore } from './accounts/store.ts'
+import type { SigningKeys } from './accounts/signing-keys.ts'
+import { KeyedMutex } from './mutex.ts'
+import type { RecordRefs } from './repo/record-refs.ts'
+import { commitEvent, sequenceWith } from './sequencer.ts'
+
+/** What a route asks for. `swapRecord`: undefined = no check, null = must not exist. */
+export type PdsWrite =
+  | { action: 'create'; collection: Nsid; rkey: RecordKey; record: LexMap; swapRecord?: CID | null }
+  | { action: 'update' | 'put'; collection: Nsid; rkey: RecordKey; record: LexMap; swapRecord?: CID | null }
+  | { action: 'delete'; collection: Nsid; rkey: RecordKey; swapRecord?: CID | null; ifExists?: boolean }
+
+/** A write after step 3: what it does to the tree, and what was there before. */
+export type ResolvedWrite = { write: RepoWrite; current: CID | null } | { write: null; current: null }
+
+export type WriteOutcome = {
+  /** The new commit; null when nothing changed. */
+  commit: { cid: CID; rev: Tid } | null
+  /** Per write, in order: what it became and the record CID now at its path (null after a delete). */
+  results: Array<{ action: 'create' | 'update' | 'delete'; cid: CID | null }>
+}
+
+export type WriteHook = {
+  /** With the lock held, before the commit is built; throw to refuse the writes. */
+  prepare?(did: Did, writes: readonly ResolvedWrite[]): Promise<void> | void
+  /** Extra ops for the commit's batch (e.g. marking blobs as referenced). */
+  batchOps?(did: Did, commit: CommitResult, writes: readonly ResolvedWrite[]): Promise<StoreBatchOp[]> | StoreBatchOp[]
+  /** After the commit is durable and published, lock released; must not throw. */
+  afterCommit?(did: Did, commit: CommitResult): void
+}
+
+export type RepoWriterDeps = {
+  repos: LevelRepoStore
+  accounts: AccountStore
+  refs: RecordRefs
+  events: EventLog
+  signingKeys: SigningKeys
+  hooks: readonly WriteHook[]
+}
+
+/** Throws unless `account` may change its repo. */
+export function checkWritable(account: Account | null, did: Did): Account {
+  if (account === null || account.status === 'deleted') throw new AtfedError('RepoNotFound', `Could not find repo: ${did}`)
+  if (account.status === 'takendown') throw new AtfedError('AccountTakedown', 'Account has been taken down')
+  if (account.status === 'deactivated') throw new AtfedError('AccountDeactivated', 'Account is deactivated')
+  return account
+}
+
+function invalidSwap(message: string): AtfedError {
+  return new AtfedError('InvalidSwap', message)
+}
+
+export class RepoWriter {
+  readonly #deps: RepoWriterDeps
+  readonly #locks = new KeyedMutex({
+    waitersMax: PDS_REPO_WRITE_WAITERS_MAX,
+    onFull: (did) => new XrpcError(503, 'RepoBusy', `too many writes waiting for ${did}; retry later`),
+  })
+
+  constructor(deps: RepoWriterDeps) {
+    this.#deps = deps
+  }
+
+  /** Run `fn` holding `did`'s repo lock (for code that builds its own commits). */
+  withRepoLock<T>(did: Did, fn: () => Promise<T>): Promise<T> {
+    return this.#locks.run(did, fn)
+  }
+
+  async write(did: Did, writes: readonly PdsWrite[], options: { swapCommit?: CID } = {}): Promise<WriteOutcome> {
+    const { outcome, commit } = await this.withRepoLock(did, () => this.#writeLocked(did, writes, options))
+    if (commit !== null) for (const hook of this.#deps.hooks) hook.afterCommit?.(did, commit)
+    return outcome
+  }
+
+  async #writeLocked(
+    did: Did,
+    writes: readonly PdsWrite[],
+    options: { swapCommit?: CID },
+  ): Promise<{ outcome: WriteOutcome; commit: CommitResult | null }> {
+    const { repos, hooks } = this.#deps
+    const account = checkWritable(await this.#deps.accounts.get(did), did)
+    const head = repos.getHead(did)
+    if (head === null) throw new AtfedError('RepoNotFound', `Could not find repo: ${did}`)
+    if (options.swapCommit !== undefined && !head.commitCid.equals(options.swapCommit)) {
+      throw invalidSwap(`Commit was at ${head.commitCid.toString()}`)
+    }
+    const reader = repos.readerFor(did)
+    const resolved = resolveWrites(Mst.load(reader, head.dataCid), writes)
+    for (const hook of hooks) await hook.prepare?.(did, resolved)
+    const repoWrites = resolved.flatMap((r) => (r.write === null ? [] : [r.write]))
+    const result = applyWrites(head, repoWrites, {
+      did,
+      keypair: this.#deps.signingKeys.get(account),
+      reader,
+      keepRecordBlock: () => true, // record-refs.ts decides
+    })
+    const changed = new Map(result.ops.map((op) => [op.path, op.cid]))
+    const results = resolved.map((r) => resultOf(r, changed))
+    if (result.ops.length === 0) return { outcome: { commit: null, results }, commit: null }
+    const hookOps: StoreBatchOp[] = []
+    for (const hook of hooks) if (hook.batchOps) hookOps.push(...(await hook.batchOps(did, result, resolved)))
+    await this.storeCommit(did, result, { events: [commitEvent(did, result)], extraOps: hookOps })
+    return { outcome: { commit: { cid: result.commitCid, rev: result.rev }, results }, commit: result }
+  }
+
+  /**
+   * Store a commit built by core/repo/writes.ts with its events, in one
+   * batch (record counts included). The caller holds the repo lock.
+   */
+  async storeCommit(
+    did: Did,
+    result: CommitResult,
+    options: { events: readonly UnsequencedEvent[]; extraOps?: readonly StoreBatchOp[] },
+  ): Promise<readonly number[]> {
+    const plan = await this.#deps.refs.plan(did, result.ops)
+    return sequenceWith(this.#deps.events, options.events, (eventOps) =>
+      this.#deps.repos.applyCommit(did, {
+        newBlocks: result.newBlocks,
+        removedCids: [...result.removedCids, ...plan.unreferenced],
+        head: result.head,
+        extra: [...plan.batchOps, ...(options.extraOps ?? []), ...eventOps],
+      }),
+    )
+  }
+}
+
+function resolveWrites(tree: Mst, writes: readonly PdsWrite[]): ResolvedWrite[] {
+  return writes.map((w): ResolvedWrite => {
+    const current = tree.get(`${w.collection}/${w.rkey}`)
+    if (w.swapRecord !== undefined) {
+      const ok = w.swapRecord === null ? current === null : current !== null && current.equals(w.swapRecord)
+      if (!ok) throw invalidSwap(`Record was at ${current?.toString() ?? 'null'}`)
+    }
+    const { collection, rkey } = w
+    switch (w.action) {
+      case 'create':
+        return { write: { action: 'create', collection, rkey, record: w.record }, current }
+      case 'update':
+      case 'put': {
+        const action = w.action === 'put' && current === null ? 'create' : 'update'
+        return { write: { action, collection, rkey, record: w.record }, current }
+      }
+      case 'delete':
+        if (current === null && w.ifExists === true) return { write: null, current: null }
+        return { write: { action: 'delete', collection, rkey }, current }
+    }
+  })
+}
+
+function resultOf(r: ResolvedWrite, changed: Map<string, CID | null>): WriteOutcome['results'][number] {
+  if (r.write === null) return { action: 'delete', cid: null }
+  const { action, collection, rkey } = r.write
+  const path = `${collection}/${rkey}`
+  // An update that changed nothing keeps the current CID.
+  const cid = changed.has(path) ? (changed.get(path) as CID | null) : r.current
+  return { action, cid }
+}
