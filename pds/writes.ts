@@ -109,7 +109,15 @@ export class RepoWriter {
 
   async write(did: Did, writes: readonly PdsWrite[], options: { swapCommit?: CID } = {}): Promise<WriteOutcome> {
     const { outcome, commit } = await this.withRepoLock(did, () => this.#writeLocked(did, writes, options))
-    if (commit !== null) for (const hook of this.#deps.hooks) hook.afterCommit?.(did, commit)
+    if (commit !== null) {
+      for (const hook of this.#deps.hooks) {
+        try {
+          hook.afterCommit?.(did, commit)
+        } catch (err) {
+          console.error(`pds: afterCommit hook failed for ${did}:`, err) // the commit stands
+        }
+      }
+    }
     return outcome
   }
 

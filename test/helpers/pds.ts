@@ -3,8 +3,9 @@
  * 127.0.0.1 with a random port over a fresh temp data dir. Hostname
  * `localhost`, so the public URL is `http://localhost:<port>` and the
  * service DID `did:web:localhost%3A<port>`; handles under `.test`; dev
- * mode; no login timing pad. `restart()` reopens the same data dir (same
- * port not guaranteed); `stop()` also removes it.
+ * mode; no login timing pad. `restart()` reopens the same data dir on the
+ * same port (so the service DID, tokens and DID documents stay valid);
+ * `stop()` also removes it.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -45,7 +46,8 @@ export async function startTestPds(options: TestPdsOptions): Promise<TestPds> {
     publicUrl: server.ctx.publicUrl,
     restart: async () => {
       await server.close()
-      return startTestPds({ ...options, dataDir })
+      const port = Number(new URL(server.url).port)
+      return startTestPds({ ...options, dataDir, config: { ...options.config, port } })
     },
     stop: async () => {
       await server.close()
