@@ -262,6 +262,18 @@ export const STREAM_RECONNECT_FAILURES_MAX = 30
 /** Client: time limit for the WebSocket opening handshake. */
 export const STREAM_HANDSHAKE_TIMEOUT_MS = 10_000
 
+// Repo import / export and the `atfed car` commands (core/repo/import.ts, export.ts, cli/car.ts)
+/** Most blocks one repo CAR may hold (a 1M-record repo has ~1.3M); past it the import is 'TooManyBlocks'. */
+export const CAR_BLOCKS_MAX = 10_000_000
+/** Repo import writes staged blocks to level in batches of at most this many bytes (and BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX blocks). */
+export const REPO_IMPORT_BATCH_BYTES_MAX = 4 * 1024 * 1024
+/** Export retries this many times to catch a head and a block snapshot that agree, then 'RepoBusy'. */
+export const REPO_EXPORT_SNAPSHOT_TRIES_MAX = 5
+/** `atfed car` checks a CAR file this small in memory; a bigger one goes through a temporary level store. */
+export const CAR_CLI_MEMORY_BYTES_MAX = 32 * 1024 * 1024
+/** Repo import checks a CAR this small in memory (several times faster); a bigger one is staged through level. */
+export const REPO_IMPORT_MEMORY_BYTES_MAX = 16 * 1024 * 1024
+
 // PDS (pds/; reference packages/pds config, account-manager, api/com/atproto/*)
 /** Writes queued behind one repo's write lock; past it a write is refused with 503 `RepoBusy`. */
 export const PDS_REPO_WRITE_WAITERS_MAX = 256
