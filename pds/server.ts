@@ -31,13 +31,16 @@
  *   write the event in the same batch; a module that must see every repo
  *   write pushes a `WriteHook` onto `ctx.writeHooks` when it registers;
  * - module state that needs shutting down (timers, sockets) pushes a
- *   function onto `ctx.cleanups`.
+ *   function onto `ctx.cleanups`;
+ * - login extensions (app passwords) set `ctx.loginHooks.checkAppPassword`;
+ *   the invite gate is accounts/invite-check.ts; migration-in signups are
+ *   accounts/create-account.ts `createAccountForExistingDid`.
  *
  * WHAT THE CONTEXT HOLDS (context.ts `PdsContext`): config, publicUrl,
  * serviceDid, the level `db` and its stores (accounts, sessions, repos,
  * refs, events), the write path (`writer`, `writeHooks`), signing keys,
  * the server's PLC `rotationKey`, `sessionSecret`, `auth`, `lexicons`,
- * `idResolver`, `plc` client, `rateLimiter`, `cleanups`.
+ * `idResolver`, `plc` client, `rateLimiter`, `loginHooks`, `cleanups`.
  */
 import { once } from 'node:events'
 import http from 'node:http'
