@@ -345,3 +345,38 @@ export const FEEDGEN_POPULAR_RANKED_MAX = 1_000
 /** How long one `popular` ranking is reused before it is recomputed. */
 export const FEEDGEN_POPULAR_CACHE_MS = 15_000
 export const FEEDGEN_POPULAR_WINDOW_HOURS_DEFAULT = 24
+
+// Jetstream-compatible JSON endpoint of the relay (relay/jetstream/; bluesky-social/jetstream README and internal/subscribe)
+/** `wantedCollections` entries (NSIDs or `prefix.*`) one subscriber may ask for (Jetstream: 100). */
+export const JETSTREAM_WANTED_COLLECTIONS_MAX = 100
+/** `wantedDids` entries one subscriber may ask for (Jetstream: 10,000). */
+export const JETSTREAM_WANTED_DIDS_MAX = 10_000
+/** Largest subscriber→server message (`options_update`): 10,000 DIDs of ~35 bytes fit with room (Jetstream allows 10 MB). */
+export const JETSTREAM_CLIENT_MESSAGE_BYTES_MAX = 2 * 1024 * 1024
+/** Open JSON subscriptions; past it the upgrade is refused with 503. */
+export const JETSTREAM_SUBSCRIBERS_MAX = 2_048
+/** Per subscriber: stop sending while the socket holds this many unsent bytes (JSON messages are ~0.5 KB). */
+export const JETSTREAM_SEND_BUFFER_BYTES_MAX = 1024 * 1024
+/** Per subscriber: stop sending while this many messages wait for the socket. */
+export const JETSTREAM_SEND_QUEUE_MESSAGES_MAX = 2_048
+/** A live subscriber this many log events behind the head is closed as too slow. */
+export const JETSTREAM_SUBSCRIBER_LAG_EVENTS_MAX = 16_384
+/** A subscriber whose socket accepts nothing for this long is closed as too slow. */
+export const JETSTREAM_SUBSCRIBER_STALL_MS_MAX = 60_000
+/** Log events a subscriber (and the time index) reads per page. */
+export const JETSTREAM_READ_PAGE_EVENTS = 256
+/** Rendered events (JSON of every message of one log event) kept for all subscribers (LRU). */
+export const JETSTREAM_RENDER_CACHE_EVENTS_MAX = 8_192
+export const JETSTREAM_RENDER_CACHE_BYTES_MAX = 64 * 1024 * 1024
+/** Time index: a (seq, time_us) checkpoint every this many events at first; the stride doubles each time the index fills. */
+export const JETSTREAM_TIME_INDEX_STRIDE_EVENTS = 256
+/** Time index: most checkpoints kept (when full, every other one is dropped). */
+export const JETSTREAM_TIME_INDEX_CHECKPOINTS_MAX = 65_536
+/** Time index: at start, at most this many of the newest stored events are re-read to rebuild it; older ones are not served. */
+export const JETSTREAM_TIME_INDEX_REBUILD_EVENTS_MAX = 1_000_000
+/** An event `time` further than this past the relay's clock is clamped to it (a hostile host cannot push time_us ahead). */
+export const JETSTREAM_FUTURE_TIME_TOLERANCE_MS = 5 * 60 * 1000
+/** Time index: events whose time was clamped, remembered so later readers stamp them the same way. */
+export const JETSTREAM_CLAMPED_EVENTS_MAX = 4_096
+/** zstd level for compressed subscribers (each message is compressed once and shared). */
+export const JETSTREAM_ZSTD_LEVEL = 3
