@@ -10,8 +10,9 @@ import { formatDidKey, parseDidKey, parseMultikey, parsePublicKeyFromDidDoc } fr
 import { keypairFromPrivateKey, parsePrivateKeyHex } from '../../core/crypto/keypair.ts'
 import { verifySignature } from '../../core/crypto/verify.ts'
 import type { KeyType } from '../../core/crypto/key-types.ts'
+import { interopPath } from '../helpers/vectors.ts'
 
-const DIR = '/work/shared/interop/crypto'
+const DIR = interopPath('crypto')
 const readJson = (name: string): unknown => JSON.parse(readFileSync(`${DIR}/${name}`, 'utf8'))
 
 type SignatureFixture = {

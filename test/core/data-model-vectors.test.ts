@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url'
 import { decodeCbor, encodeCbor } from '../../core/data/cbor.ts'
 import { cidForCbor } from '../../core/data/cid.ts'
 import { assertDataModel, jsonToLex, lexToJson, validateLexValue } from '../../core/data/json.ts'
+import { interopPath } from '../helpers/vectors.ts'
 
-const VECTORS_DIR = fileURLToPath(new URL('../../../shared/interop/data-model/', import.meta.url))
+const VECTORS_DIR = interopPath('data-model/')
 const load = <T>(name: string): T => JSON.parse(readFileSync(VECTORS_DIR + name, 'utf8')) as T
 
 type Fixture = { json: unknown; cbor_base64: string; cid: string }

@@ -23,6 +23,7 @@ import { isDatetime } from '../../core/syntax/datetime.ts'
 import { isAtUriSyntax } from '../../core/syntax/at-uri.ts'
 import { isUri } from '../../core/syntax/uri.ts'
 import { isLanguage } from '../../core/syntax/language.ts'
+import { interopPath } from '../helpers/vectors.ts'
 
 const CASES_PER_TYPE = 4_000
 
@@ -274,7 +275,7 @@ const ORACLE_FOR: { [prefix: string]: (s: string) => boolean } = {
 }
 
 function vectorLines(file: string): string[] {
-  const text = readFileSync(`/work/shared/interop/syntax/${file}`, 'utf8')
+  const text = readFileSync(interopPath(`syntax/${file}`), 'utf8')
   return text.split('\n').filter((line) => line !== '' && !line.startsWith('#'))
 }
 

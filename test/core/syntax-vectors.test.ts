@@ -1,5 +1,5 @@
 /**
- * Every line of every file in /work/shared/interop/syntax: `*_valid` must be
+ * Every line of every file in test/vectors/interop/syntax: `*_valid` must be
  * accepted, `*_invalid` rejected with the type's error name, `*_parse_invalid`
  * accepted by the shape-only check but rejected by the full parse.
  * Lines are split on '\n' only and never trimmed (several invalid cases are a
@@ -20,8 +20,9 @@ import { isDatetime, isDatetimeSyntax, parseDatetime } from '../../core/syntax/d
 import { isLanguage, isLanguageSyntax, parseLanguage } from '../../core/syntax/language.ts'
 import { isCidString, parseCidString } from '../../core/syntax/cid-string.ts'
 import { isUri, parseUri } from '../../core/syntax/uri.ts'
+import { interopPath } from '../helpers/vectors.ts'
 
-const DIR = '/work/shared/interop/syntax'
+const DIR = interopPath('syntax')
 
 function lines(file: string): string[] {
   const all = readFileSync(join(DIR, file), 'utf8').split('\n')

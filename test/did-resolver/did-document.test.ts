@@ -10,15 +10,16 @@ import { generateKeypair } from '../../core/crypto/keypair.ts'
 import { DID_DOC_ENTRIES_MAX, SERVICE_ENDPOINT_LENGTH_MAX } from '../../core/limits.ts'
 import { makeDidDoc } from '../helpers/did-doc.ts'
 import { makeRng } from '../helpers/prng.ts'
+import { interopPath } from '../helpers/vectors.ts'
 
 const DID = parseDid('did:plc:ewvi7nxzyoun6zhxrhs64oiz')
 const K256_KEYS = (
-  JSON.parse(readFileSync(new URL('../../../shared/interop/crypto/w3c_didkey_K256.json', import.meta.url), 'utf8')) as Array<{
+  JSON.parse(readFileSync(interopPath('crypto/w3c_didkey_K256.json'), 'utf8')) as Array<{
     publicDidKey: string
   }>
 ).map((v) => v.publicDidKey)
 const P256_KEYS = (
-  JSON.parse(readFileSync(new URL('../../../shared/interop/crypto/w3c_didkey_P256.json', import.meta.url), 'utf8')) as Array<{
+  JSON.parse(readFileSync(interopPath('crypto/w3c_didkey_P256.json'), 'utf8')) as Array<{
     publicDidKey: string
   }>
 ).map((v) => v.publicDidKey)

@@ -9,8 +9,9 @@ import { MemoryBlockstore, MST as RefMst } from '@atproto/repo'
 import { cidForCbor, parseCid } from '../../core/data/cid.ts'
 import type { CID } from '../../core/data/cid.ts'
 import type { Rng } from './prng.ts'
+import { INTEROP_DIR_URL } from './vectors.ts'
 
-export const INTEROP_DIR = new URL('../../../shared/interop/', import.meta.url)
+export const INTEROP_DIR = INTEROP_DIR_URL
 export const LEAF_CID = parseCid('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454')
 
 export function readInteropJson<T>(path: string): T {

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict'
 import { loadLexiconDir } from '../../core/lexicon/registry.ts'
 import { validateRecord, validateRecordKey } from '../../core/lexicon/validate.ts'
 import { cidForCbor, cidForRaw } from '../../core/data/cid.ts'
+import { LEXICONS_DIR } from '../helpers/vectors.ts'
 
-const registry = await loadLexiconDir('/work/shared/lexicons')
+const registry = await loadLexiconDir(LEXICONS_DIR)
 
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
 const NOW = '2024-05-01T12:34:56.789Z'

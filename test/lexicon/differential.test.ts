@@ -21,8 +21,9 @@ import { validateRecord } from '../../core/lexicon/validate.ts'
 import { makeRng } from '../helpers/prng.ts'
 import { cidForCbor, cidForRaw } from '../../core/data/cid.ts'
 import { COLLECTIONS, type MutationKind, breakValue, randomRecord, sitesOf, withValueAt } from './record-gen.ts'
+import { LEXICONS_DIR } from '../helpers/vectors.ts'
 
-const UPSTREAM = '/work/shared/lexicons'
+const UPSTREAM = LEXICONS_DIR
 const registry = await loadLexiconDir(UPSTREAM)
 const oracle = new Lexicons(
   readdirSync(UPSTREAM, { recursive: true, encoding: 'utf8' })

@@ -1,5 +1,5 @@
 /**
- * /work/shared/interop/lexicon record-data vectors against catalog/record.json:
+ * test/vectors/interop/lexicon record-data vectors against catalog/record.json:
  * the 3 valid records pass (record key included), every one of the 50
  * invalid ones fails with `InvalidRecord`, and each still fails for its own
  * reason once the unrelated missing `integer` field is supplied.
@@ -18,8 +18,9 @@ import { BlobRef, jsonToLex as oracleJsonToLex } from '@atproto/lexicon'
 import { jsonToLex } from '../../core/data/json.ts'
 import { loadLexiconDir } from '../../core/lexicon/registry.ts'
 import { validateRecord, validateRecordKey } from '../../core/lexicon/validate.ts'
+import { interopPath } from '../helpers/vectors.ts'
 
-const DIR = '/work/shared/interop/lexicon'
+const DIR = interopPath('lexicon')
 const registry = await loadLexiconDir(join(DIR, 'catalog'), { checkRefs: false })
 type Case = { name: string; rkey: string; data: { $type: string; [key: string]: unknown } }
 const readCases = (file: string): Case[] => JSON.parse(readFileSync(join(DIR, file), 'utf8')) as Case[]

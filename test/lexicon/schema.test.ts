@@ -1,6 +1,6 @@
 /**
  * Lexicon documents: the interop lexicon vectors, every catalog file, every
- * upstream lexicon under /work/shared/lexicons, then hand-made invalid
+ * upstream lexicon under lexicons/, then hand-made invalid
  * documents (each must fail with `InvalidLexicon` naming the failing path),
  * then the registry (lookup, ref checks, directory loading and its limits).
  */
@@ -12,9 +12,10 @@ import { join } from 'node:path'
 import { parseLexiconDoc } from '../../core/lexicon/schema.ts'
 import { LexiconRegistry, loadLexiconDir } from '../../core/lexicon/registry.ts'
 import { LEXICON_DOC_BYTES_MAX } from '../../core/limits.ts'
+import { LEXICONS_DIR, interopPath } from '../helpers/vectors.ts'
 
-const VECTORS = '/work/shared/interop/lexicon'
-const UPSTREAM = '/work/shared/lexicons'
+const VECTORS = interopPath('lexicon')
+const UPSTREAM = LEXICONS_DIR
 
 function readJson(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'))

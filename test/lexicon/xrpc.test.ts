@@ -8,8 +8,9 @@ import assert from 'node:assert/strict'
 import { loadLexiconDir } from '../../core/lexicon/registry.ts'
 import { validateInput, validateOutput, validateParams } from '../../core/lexicon/validate.ts'
 import { cidForCbor } from '../../core/data/cid.ts'
+import { LEXICONS_DIR } from '../helpers/vectors.ts'
 
-const registry = await loadLexiconDir('/work/shared/lexicons')
+const registry = await loadLexiconDir(LEXICONS_DIR)
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
 const CID_STR = cidForCbor(new Uint8Array([9])).toString()
 
