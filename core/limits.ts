@@ -380,3 +380,26 @@ export const JETSTREAM_FUTURE_TIME_TOLERANCE_MS = 5 * 60 * 1000
 export const JETSTREAM_CLAMPED_EVENTS_MAX = 4_096
 /** zstd level for compressed subscribers (each message is compressed once and shared). */
 export const JETSTREAM_ZSTD_LEVEL = 3
+
+// PDS blobs (pds/blobs/*, pds/routes/blobs.ts)
+/** Bytes of a blob's start kept for type sniffing (ISO-BMFF brands sit at 8–12, the WebM doctype within the first ~40). */
+export const PDS_BLOB_SNIFF_BYTES = 512
+/** Longest declared Content-Type stored as a blob's type (longer ones fall back to application/octet-stream). */
+export const PDS_BLOB_MIME_TYPE_LENGTH_MAX = 255
+/**
+ * An upload no record references is deleted this long after its (last) upload. The blob spec asks for hours,
+ * at least 1 h; the reference PDS v2 never deletes them (atproto issue #2051). 6 h leaves room for scheduled posts.
+ */
+export const PDS_BLOB_TEMP_GRACE_MS = 6 * 60 * 60 * 1000
+/** A blob whose last referencing record went is deleted this long after (not served meanwhile; the reference deletes at once). */
+export const PDS_BLOB_DEREFERENCED_GRACE_MS = 60 * 60 * 1000
+/** How often the blob garbage collector runs. */
+export const PDS_BLOB_GC_INTERVAL_MS = 5 * 60 * 1000
+/** Blobs one GC pass deletes at most; the next pass continues. */
+export const PDS_BLOB_GC_BATCH_MAX = 1_000
+/** listBlobs / listMissingBlobs page size (lexicon maximum). */
+export const PDS_LIST_BLOBS_LIMIT_MAX = 1_000
+/** Reference rows one listBlobs/listMissingBlobs page reads at most; past it the page comes back short, with a cursor. */
+export const PDS_LIST_BLOBS_SCAN_ROWS_MAX = 10_000
+/** Level rows written per batch when an imported repo's blob references are indexed. */
+export const PDS_BLOB_REINDEX_BATCH_ROWS = 1_000

@@ -56,6 +56,7 @@ import { publicUrlFor, serviceDidFor, type PdsConfig } from './config.ts'
 import { closePdsContext, createPdsContext, type PdsContext } from './context.ts'
 import { lexiconHooks } from './lexicon-hooks.ts'
 import { GLOBAL_RATE_LIMITS } from './rate-limits.ts'
+import { registerBlobRoutes } from './routes/blobs.ts'
 import { registerIdentityRoutes } from './routes/identity.ts'
 import { registerRepoRoutes } from './routes/repo.ts'
 import { registerServerRoutes } from './routes/server.ts'
@@ -68,6 +69,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   registerRepoRoutes,
   registerSyncRoutes,
   registerIdentityRoutes,
+  registerBlobRoutes,
 ]
 
 export const SUBSCRIBE_REPOS_PATH = '/xrpc/com.atproto.sync.subscribeRepos'
