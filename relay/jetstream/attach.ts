@@ -117,9 +117,7 @@ function connectionLimits(options: JetstreamOptions): ConnectionLimits {
   }
 }
 
-export function attachJetstream(httpServer: Server, options: JetstreamOptions): JetstreamHandle {
-  const path = options.path ?? '/subscribe'
-  const subscribersMax = options.subscribersMax ?? JETSTREAM_SUBSCRIBERS_MAX
+function sharedState(options: JetstreamOptions, onSent: (bytes: number) => void): ConnectionShared {
   const index = new TimeIndex(options.log, {
     now: options.now ?? Date.now,
     futureToleranceMs: JETSTREAM_FUTURE_TIME_TOLERANCE_MS,
@@ -129,48 +127,77 @@ export function attachJetstream(httpServer: Server, options: JetstreamOptions): 
     clampedMax: JETSTREAM_CLAMPED_EVENTS_MAX,
     readPageEvents: options.readPageEvents ?? JETSTREAM_READ_PAGE_EVENTS,
   })
-  const zstd = options.compression === false ? null : loadZstd({ level: JETSTREAM_ZSTD_LEVEL, dictionary: options.zstdDictionary ?? null })
-  const counters = { peakBufferedBytes: 0, endedSent: 0 }
-  const shared: ConnectionShared = {
-    log: options.log,
-    index,
-    zstd,
-    cache: new RenderCache({
-      eventsMax: options.renderCacheEventsMax ?? JETSTREAM_RENDER_CACHE_EVENTS_MAX,
-      bytesMax: options.renderCacheBytesMax ?? JETSTREAM_RENDER_CACHE_BYTES_MAX,
-    }),
-    limits: connectionLimits(options),
-    onSent: (bytes) => {
-      if (bytes > counters.peakBufferedBytes) counters.peakBufferedBytes = bytes
-    },
-  }
-  const connections = new Map<JetstreamConnection, Promise<ConnectionEnd>>()
-  const ends: Record<ConnectionEnd, number> = { closed: 0, ConsumerTooSlow: 0, ServerShutdown: 0, InvalidOptionsUpdate: 0 }
-  const wss = new WebSocketServer({ noServer: true, maxPayload: JETSTREAM_CLIENT_MESSAGE_BYTES_MAX, perMessageDeflate: false })
-  let upgrading = 0
-  let closing = false
+  const cache = new RenderCache({
+    eventsMax: options.renderCacheEventsMax ?? JETSTREAM_RENDER_CACHE_EVENTS_MAX,
+    bytesMax: options.renderCacheBytesMax ?? JETSTREAM_RENDER_CACHE_BYTES_MAX,
+  })
+  const zstd =
+    options.compression === false ? null : loadZstd({ level: JETSTREAM_ZSTD_LEVEL, dictionary: options.zstdDictionary ?? null })
+  return { log: options.log, index, cache, zstd, limits: connectionLimits(options), onSent }
+}
 
-  const accept = (ws: WebSocket, socket: Duplex, params: SubscribeParams): void => {
-    if (closing) return void ws.terminate()
-    const connection = new JetstreamConnection(ws, shared, { socket, ...params })
-    const done = index.ready
-      .then(() => connection.run(index.resolve(params.cursorUs)))
-      .catch(() => {
-        ws.terminate() // a log read failed: drop the connection, the client reconnects with its cursor
-        return 'closed' as const
-      })
-    connections.set(connection, done)
-    void done.then((end) => {
-      ends[end]++
-      counters.endedSent += connection.sent
-      connections.delete(connection)
+class JetstreamServer implements JetstreamHandle {
+  readonly #http: Server
+  readonly #path: string
+  readonly #subscribersMax: number
+  readonly #shared: ConnectionShared
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: JETSTREAM_CLIENT_MESSAGE_BYTES_MAX, perMessageDeflate: false })
+  readonly #connections = new Map<JetstreamConnection, Promise<ConnectionEnd>>()
+  readonly #ends: Record<ConnectionEnd, number> = { closed: 0, ConsumerTooSlow: 0, ServerShutdown: 0, InvalidOptionsUpdate: 0 }
+  readonly #pingTimer: NodeJS.Timeout
+  #upgrading = 0
+  #closing = false
+  #peakBufferedBytes = 0
+  #endedSent = 0
+  readonly ready: Promise<void>
+
+  constructor(http: Server, options: JetstreamOptions) {
+    this.#http = http
+    this.#path = options.path ?? '/subscribe'
+    this.#subscribersMax = options.subscribersMax ?? JETSTREAM_SUBSCRIBERS_MAX
+    this.#shared = sharedState(options, (bytes) => {
+      if (bytes > this.#peakBufferedBytes) this.#peakBufferedBytes = bytes
     })
+    this.ready = this.#shared.index.ready
+    http.on('upgrade', this.#onUpgrade)
+    const pingsMissedMax = options.pingsMissedMax ?? STREAM_PINGS_MISSED_MAX
+    this.#pingTimer = setInterval(() => {
+      for (const connection of this.#connections.keys()) connection.ping(pingsMissedMax)
+    }, options.pingIntervalMs ?? STREAM_PING_INTERVAL_MS)
+    this.#pingTimer.unref()
   }
 
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  stats(): JetstreamStats {
+    const { index, cache, zstd } = this.#shared
+    const openSent = [...this.#connections.keys()].reduce((sum, c) => sum + c.sent, 0)
+    return {
+      subscribers: this.#connections.size,
+      compression: zstd?.source ?? null,
+      indexedSeq: index.headSeq,
+      checkpoints: index.checkpoints,
+      cache: cache.stats(),
+      messagesSent: this.#endedSent + openSent,
+      peakBufferedBytes: this.#peakBufferedBytes,
+      ends: { ...this.#ends },
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return
+    this.#closing = true
+    clearInterval(this.#pingTimer)
+    this.#http.off('upgrade', this.#onUpgrade)
+    const open = [...this.#connections.keys()]
+    for (const connection of open) connection.shutdown()
+    this.#shared.index.close()
+    await Promise.all([...this.#connections.values(), ...open.map((c) => c.closed), this.#shared.index.done])
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()))
+  }
+
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(req.url ?? '/', 'http://localhost')
-    if (url.pathname !== path) {
-      if (httpServer.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'NotFound', 'no stream at this path')
+    if (url.pathname !== this.#path) {
+      if (this.#http.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'NotFound', 'no stream at this path')
       return
     }
     socket.on('error', () => {})
@@ -182,49 +209,40 @@ export function attachJetstream(httpServer: Server, options: JetstreamOptions): 
       if (!isAtfedError(err)) throw err
       return rejectUpgrade(socket, 400, err.name, err.message)
     }
-    if (params.compress && zstd === null) {
+    if (params.compress && this.#shared.zstd === null) {
       return rejectUpgrade(socket, 400, 'CompressionUnavailable', 'this relay cannot compress (no zstd in this runtime)')
     }
-    if (closing) return rejectUpgrade(socket, 503, 'ServerShutdown', 'the server is shutting down')
-    if (connections.size + upgrading >= subscribersMax) {
+    if (this.#closing) return rejectUpgrade(socket, 503, 'ServerShutdown', 'the server is shutting down')
+    if (this.#connections.size + this.#upgrading >= this.#subscribersMax) {
       return rejectUpgrade(socket, 503, 'TooManySubscribers', 'too many subscribers, retry later')
     }
-    upgrading++
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      upgrading--
-      accept(ws, socket, params)
+    this.#upgrading++
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#upgrading--
+      this.#accept(ws, socket, params)
     })
   }
 
-  httpServer.on('upgrade', onUpgrade)
-  const pingsMissedMax = options.pingsMissedMax ?? STREAM_PINGS_MISSED_MAX
-  const pingTimer = setInterval(() => {
-    for (const connection of connections.keys()) connection.ping(pingsMissedMax)
-  }, options.pingIntervalMs ?? STREAM_PING_INTERVAL_MS)
-  pingTimer.unref()
-
-  return {
-    ready: index.ready,
-    stats: () => ({
-      subscribers: connections.size,
-      compression: zstd?.source ?? null,
-      indexedSeq: index.headSeq,
-      checkpoints: index.checkpoints,
-      cache: shared.cache.stats(),
-      messagesSent: counters.endedSent + [...connections.keys()].reduce((sum, c) => sum + c.sent, 0),
-      peakBufferedBytes: counters.peakBufferedBytes,
-      ends: { ...ends },
-    }),
-    close: async () => {
-      if (closing) return
-      closing = true
-      clearInterval(pingTimer)
-      httpServer.off('upgrade', onUpgrade)
-      const open = [...connections.keys()]
-      for (const connection of open) connection.shutdown()
-      index.close()
-      await Promise.all([...connections.values(), ...open.map((c) => c.closed), index.done])
-      await new Promise<void>((resolve) => wss.close(() => resolve()))
-    },
+  #accept(ws: WebSocket, socket: Duplex, params: SubscribeParams): void {
+    if (this.#closing) return void ws.terminate()
+    const { index } = this.#shared
+    const connection = new JetstreamConnection(ws, this.#shared, { socket, ...params })
+    const done = index.ready
+      .then(() => connection.run(index.resolve(params.cursorUs)))
+      .catch(() => {
+        ws.terminate() // a log read failed: drop the connection, the client reconnects with its cursor
+        return 'closed' as const
+      })
+    this.#connections.set(connection, done)
+    void done.then((end) => {
+      this.#ends[end]++
+      this.#endedSent += connection.sent
+      this.#connections.delete(connection)
+    })
   }
+}
+
+/** Serve the Jetstream endpoint on `httpServer` (upgrades for `options.path` only) from `options.log`. */
+export function attachJetstream(httpServer: Server, options: JetstreamOptions): JetstreamHandle {
+  return new JetstreamServer(httpServer, options)
 }
