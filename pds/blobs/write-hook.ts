@@ -16,6 +16,7 @@
  *   gone → `orphaned`, deleted by GC after PDS_BLOB_DEREFERENCED_GRACE_MS.
  *   All of it goes into the commit's own batch, so references and the repo
  *   never disagree after a crash.
+ * - `pipelineSafe`: only for creates without blobs (see below).
  */
 import { AtfedError, assert } from '../../core/errors.ts'
 import type { LexMap } from '../../core/data/cbor.ts'
@@ -23,7 +24,7 @@ import { PDS_BLOB_DEREFERENCED_GRACE_MS } from '../../core/limits.ts'
 import type { StoreBatchOp } from '../../core/repo/block-store.ts'
 import type { CommitResult } from '../../core/repo/writes.ts'
 import type { Did } from '../../core/syntax/did.ts'
-import type { ResolvedWrite, WriteHook } from '../writes.ts'
+import type { PdsWrite, ResolvedWrite, WriteHook } from '../writes.ts'
 import { blobRefRange, del, metaOps, parseRefKey, put, recordKey, refKey, type BlobMeta } from './layout.ts'
 import { findRecordBlobs } from './record-blobs.ts'
 import type { BlobStore } from './store.ts'
@@ -118,9 +119,23 @@ export async function blobOpsForCommit(store: BlobStore, did: Did, commit: Commi
   return ops
 }
 
+/**
+ * Creates of records without blobs read and write nothing of ours, so they
+ * may be prepared while the DID's previous writes are not durable yet (the
+ * writer's group-commit pipelining); anything else must see the store as
+ * those writes leave it (record rows, reference rows, blob states).
+ */
+export function blobHookPipelineSafe(writes: readonly PdsWrite[]): boolean {
+  return writes.every((w) => w.action === 'create' && findRecordBlobs(w.record).size === 0)
+}
+
 export function blobWriteHook(store: BlobStore): WriteHook {
-  return {
-    prepare: (did, writes) => checkRecordBlobs(store, did, writes),
-    batchOps: (did, commit, writes) => blobOpsForCommit(store, did, commit, writes),
+  // A variable, not a returned literal: no excess-property check, so this
+  // compiles against WriteHook with or without the `pipelineSafe` field.
+  const hook = {
+    pipelineSafe: blobHookPipelineSafe,
+    prepare: (did: Did, writes: readonly ResolvedWrite[]) => checkRecordBlobs(store, did, writes),
+    batchOps: (did: Did, commit: CommitResult, writes: readonly ResolvedWrite[]) => blobOpsForCommit(store, did, commit, writes),
   }
+  return hook
 }

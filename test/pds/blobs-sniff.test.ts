@@ -1,13 +1,18 @@
 /**
  * Blob type sniffing (pds/blobs/sniff.ts) and the record walk that finds
  * blob refs (pds/blobs/record-blobs.ts): signature vectors first, then the
- * declared-type and text fallbacks, then seeded random inputs.
+ * declared-type and text fallbacks, then seeded random inputs; and which
+ * writes the blob hook lets the group commit pipeline.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { cidForCbor, cidForRaw } from '../../core/data/cid.ts'
 import { chooseMimeType, looksLikeText, sniffMagic, usableDeclaredType } from '../../pds/blobs/sniff.ts'
 import { findRecordBlobs } from '../../pds/blobs/record-blobs.ts'
+import { blobHookPipelineSafe } from '../../pds/blobs/write-hook.ts'
+import type { PdsWrite } from '../../pds/writes.ts'
+import type { Nsid } from '../../core/syntax/nsid.ts'
+import type { RecordKey } from '../../core/syntax/record-key.ts'
 import { makePng } from '../helpers/png.ts'
 import { makeRng } from '../helpers/prng.ts'
 
@@ -146,5 +151,15 @@ describe('finding blob refs in records', () => {
     const withLegacy = findRecordBlobs(record, { legacy: true })
     assert.deepEqual([...withLegacy.keys()], [blobA.toString()])
     assert.equal(withLegacy.get(blobA.toString())?.size, null)
+  })
+
+  it('lets only blob-free creates be prepared on top of writes not yet durable', () => {
+    const base = { collection: 'app.bsky.feed.post' as Nsid, rkey: '3kabc' as RecordKey }
+    const plain: PdsWrite = { action: 'create', ...base, record: { $type: 'app.bsky.feed.post', text: 'hi' } }
+    const withImage: PdsWrite = { action: 'create', ...base, record: { $type: 'app.bsky.feed.post', embed: { image: ref(blobA) } } }
+    assert.equal(blobHookPipelineSafe([plain, plain]), true)
+    assert.equal(blobHookPipelineSafe([plain, withImage]), false)
+    assert.equal(blobHookPipelineSafe([{ action: 'delete', ...base }]), false, 'the deleted record may have held blobs')
+    assert.equal(blobHookPipelineSafe([{ action: 'put', ...base, record: { $type: 'app.bsky.feed.post' } }]), false)
   })
 })
