@@ -120,12 +120,17 @@ export class Subscriber {
     while (this.#end === null) {
       if (this.#position < log.floorSeq()) return this.#fail('ConsumerTooSlow', 'fell out of the retention window')
       let sent = 0
+      const published = log.lastSeq()
       for await (const { seq, frameBytes } of log.read(this.#position, this.#limits.readPageEvents)) {
         if (!(await this.#waitForRoom())) return
         this.#send(frameBytes)
         this.#position = seq
         sent++
       }
+      // A short page means nothing else up to `published` exists: the seqs
+      // in between were burned by aborted appends. Step over them, or the
+      // pump would re-read the same empty range forever without yielding.
+      if (sent < this.#limits.readPageEvents && published > this.#position) this.#position = published
       if (sent === 0) {
         this.#live = true
         if (log.lastSeq() <= this.#position) await this.#sleep(null)
