@@ -9,6 +9,7 @@ import { registerPlcCommands } from './plc.ts'
 import { registerDidCommands } from './did.ts'
 import { registerCarCommands } from './car.ts'
 import { registerPdsCommands } from './pds.ts'
+import { registerAccountCommands } from './account.ts'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerDidCommands(program)
   registerCarCommands(program)
   registerPdsCommands(program)
+  registerAccountCommands(program)
   return program
 }
 

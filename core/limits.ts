@@ -403,3 +403,19 @@ export const PDS_LIST_BLOBS_LIMIT_MAX = 1_000
 export const PDS_LIST_BLOBS_SCAN_ROWS_MAX = 10_000
 /** Level rows written per batch when an imported repo's blob references are indexed. */
 export const PDS_BLOB_REINDEX_BATCH_ROWS = 1_000
+
+// PDS migration (pds/migration/*, pds/routes/migration.ts, cli/account*.ts)
+/** A PLC operation token (requestPlcOperationSignature) is valid this long (reference: 15 min email tokens). */
+export const PDS_PLC_TOKEN_TTL_MS = 15 * 60 * 1000
+/** Leaf counts written per level batch when an imported repo's record-block counts are rebuilt. */
+export const PDS_IMPORT_REFS_BATCH_OPS_MAX = 5_000
+/** `atfed account migrate`: largest repo CAR carried from the old PDS to the new one. */
+export const MIGRATE_REPO_CAR_BYTES_MAX = 1_073_741_824
+/** `atfed account migrate`: time limit for moving the repo CAR (getRepo → importRepo). */
+export const MIGRATE_REPO_TRANSFER_TIMEOUT_MS = 30 * 60 * 1000
+/** `atfed account migrate`: largest blob carried (the reference distro's upload limit is 100 MiB). */
+export const MIGRATE_BLOB_BYTES_MAX = 104_857_600
+/** `atfed account migrate`: listMissingBlobs page size. */
+export const MIGRATE_BLOBS_PAGE_LIMIT = 500
+/** `atfed account migrate`: listMissingBlobs pages read at most (bounds a server that never ends its cursor). */
+export const MIGRATE_BLOB_PAGES_MAX = 10_000

@@ -58,6 +58,7 @@ import { lexiconHooks } from './lexicon-hooks.ts'
 import { GLOBAL_RATE_LIMITS } from './rate-limits.ts'
 import { registerBlobRoutes } from './routes/blobs.ts'
 import { registerIdentityRoutes } from './routes/identity.ts'
+import { registerMigrationRoutes } from './routes/migration.ts'
 import { registerRepoRoutes } from './routes/repo.ts'
 import { registerServerRoutes } from './routes/server.ts'
 import { registerSyncRoutes } from './routes/sync.ts'
@@ -69,6 +70,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   registerRepoRoutes,
   registerSyncRoutes,
   registerIdentityRoutes,
+  registerMigrationRoutes,
   registerBlobRoutes,
 ]
 

@@ -18,15 +18,28 @@
  * If anything fails after step 3 the new DID is tombstoned (best effort),
  * as the reference does, so no orphan identity points at us.
  *
- * An existing `did` (migration in) is another flow: `createAccountForExistingDid`
- * is its placeholder.
+ * An existing `did` (migration in) is another flow, `createAccountForExistingDid`
+ * (reference: the same method with an inter-service token):
+ *  1. the request's `Authorization` must be a service JWT from that DID for
+ *     us and this method (migration/service-auth.ts `verifyMigrationToken`;
+ *     401 otherwise) — checked before anything else, as the reference's auth hook;
+ *  2. the same password, email and invite checks; the handle is one of ours
+ *     (service-handle rules) or must already resolve to the DID
+ *     (`InvalidRequest` "External handle did not resolve to DID");
+ *  3. the DID must resolve now (`UnresolvableDid`) and have no account here;
+ *  4. ONE batch: the account row, DEACTIVATED, with a fresh k256 signing key
+ *     (the DID document does not name it yet: getRecommendedDidCredentials
+ *     does), an empty repo signed with that key, the invite use and a
+ *     session. No firehose event: the account is not live until
+ *     activateAccount, after importRepo and the PLC update. The resolved
+ *     DID document is returned, as the reference does.
  */
 import { AtfedError } from '../../core/errors.ts'
 import { parseDidKey } from '../../core/crypto/did-key.ts'
 import { formatPrivateKeyHex, generateKeypair } from '../../core/crypto/keypair.ts'
 import { PDS_EMAIL_LENGTH_MAX } from '../../core/limits.ts'
 import { createInitialCommit } from '../../core/repo/writes.ts'
-import type { Did } from '../../core/syntax/did.ts'
+import { isDid, type Did } from '../../core/syntax/did.ts'
 import type { Handle } from '../../core/syntax/handle.ts'
 import { XrpcError } from '../../core/xrpc/errors.ts'
 import { opsToDidDocument } from '../../did-resolver/plc/document.ts'
@@ -35,7 +48,9 @@ import type { PlcOperation } from '../../did-resolver/plc/operation.ts'
 import type { PdsContext } from '../context.ts'
 import { accountEvent, commitEvent, identityEvent, sequenceWith, syncEvent } from '../sequencer.ts'
 import type { Account } from './account.ts'
-import { checkNewAccountHandle } from './handle-rules.ts'
+import { verifyMigrationToken } from '../migration/service-auth.ts'
+import { freshIdentity } from '../migration/did-check.ts'
+import { checkNewAccountHandle, checkServiceHandle, normalizeHandle, serviceDomainOf } from './handle-rules.ts'
 import { checkInviteCode, useInviteCodeOps } from './invite-check.ts'
 import { checkNewPassword, hashPassword } from './password.ts'
 
@@ -65,9 +80,14 @@ function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined
 }
 
-export async function createAccount(ctx: PdsContext, input: CreateAccountInput): Promise<CreatedAccount> {
+/** `authorization`: the request's Authorization header (the service token of a migration). */
+export async function createAccount(
+  ctx: PdsContext,
+  input: CreateAccountInput,
+  options: { authorization?: string | undefined } = {},
+): Promise<CreatedAccount> {
   if (input.plcOp !== undefined) throw new AtfedError('InvalidRequest', 'Unsupported input: "plcOp"')
-  if (input.did !== undefined) return createAccountForExistingDid(ctx, input)
+  if (input.did !== undefined) return createAccountForExistingDid(ctx, input, options.authorization)
   if (input.password === undefined || input.password === '') throw new AtfedError('InvalidRequest', 'Password is required')
   const password = checkNewPassword(input.password)
   const email = normalizeEmail(input.email)
@@ -147,12 +167,64 @@ async function tombstone(ctx: PdsContext, did: Did, genesis: PlcOperation): Prom
   }
 }
 
-/**
- * Migration in: createAccount with an existing DID and a service-auth token
- * from it. NOT IMPLEMENTED YET (the migration module fills this in: verify
- * the token's iss/aud/lxm against the DID's current key, create the account
- * deactivated with a fresh signing key and an empty repo, emit nothing).
- */
-export async function createAccountForExistingDid(_ctx: PdsContext, _input: CreateAccountInput): Promise<CreatedAccount> {
-  throw new XrpcError(501, 'MethodNotImplemented', 'creating an account for an existing DID (migration) is not supported yet')
+/** Migration in (see the module header). */
+export async function createAccountForExistingDid(
+  ctx: PdsContext,
+  input: CreateAccountInput,
+  authorization: string | undefined,
+): Promise<CreatedAccount> {
+  if (!isDid(input.did)) throw new AtfedError('InvalidRequest', 'did must be a DID')
+  const did = input.did
+  await verifyMigrationToken(ctx, authorization, did)
+  if (input.password === undefined || input.password === '') throw new AtfedError('InvalidRequest', 'Password is required')
+  const password = checkNewPassword(input.password)
+  const email = normalizeEmail(input.email)
+  const inviteCode = optionalString(input.inviteCode)
+  await checkInviteCode(ctx, inviteCode)
+  const handle = await checkMigratingHandle(ctx, input.handle, did)
+  const identity = await freshIdentity(ctx, did)
+  const passwordHash = await hashPassword(password)
+  const reservation = await ctx.accounts.reserve(handle, email)
+  try {
+    return await ctx.writer.withRepoLock(did, async () => {
+      if ((await ctx.accounts.get(did)) !== null) throw new AtfedError('InvalidRequest', `Account already exists: ${did}`)
+      const signingKey = generateKeypair('k256')
+      const now = new Date().toISOString()
+      const account: Account = {
+        did,
+        handle,
+        email,
+        passwordHash,
+        signingKey: { type: 'k256', privateKeyHex: formatPrivateKeyHex(signingKey.exportPrivateKey()) },
+        status: 'deactivated',
+        createdAt: now,
+        emailConfirmedAt: null,
+        deactivatedAt: now,
+      }
+      const commit = createInitialCommit(did, signingKey)
+      const session = ctx.sessions.openOps(did)
+      await ctx.repos.applyCommit(did, {
+        newBlocks: commit.newBlocks,
+        removedCids: [],
+        head: commit.head,
+        extra: [...ctx.accounts.createOps(account), ...useInviteCodeOps(ctx, inviteCode, did), ...session.ops],
+      })
+      return { account, accessJwt: session.accessJwt, refreshJwt: session.refreshJwt, didDoc: identity.doc }
+    })
+  } finally {
+    reservation.release()
+  }
+}
+
+/** One of our handles, or one that already resolves to `did`. */
+async function checkMigratingHandle(ctx: PdsContext, input: unknown, did: Did): Promise<Handle> {
+  const handle = normalizeHandle(input)
+  const domain = serviceDomainOf(handle, ctx.config.handleDomains)
+  if (domain !== null) {
+    checkServiceHandle(handle, domain)
+    return handle
+  }
+  const resolved = await ctx.idResolver.resolveHandle(handle).catch(() => null)
+  if (resolved !== did) throw new AtfedError('InvalidRequest', 'External handle did not resolve to DID')
+  return handle
 }

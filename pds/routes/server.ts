@@ -63,8 +63,8 @@ export function registerServerRoutes(router: XrpcRouter, ctx: PdsContext): void 
 
   router.procedure(
     'com.atproto.server.createAccount',
-    async ({ input }) => {
-      const created = await createAccount(ctx, input?.body as CreateAccountInput)
+    async ({ input, req }) => {
+      const created = await createAccount(ctx, input?.body as CreateAccountInput, { authorization: req.headers.authorization })
       const { account } = created
       const body: Body = { accessJwt: created.accessJwt, refreshJwt: created.refreshJwt, handle: account.handle, did: account.did }
       if (created.didDoc !== null) body['didDoc'] = created.didDoc

@@ -57,7 +57,7 @@ describe('PDS accounts, identity and sync', () => {
       [{ handle: 'carol.test', password: 'x'.repeat(257) }, 400, 'InvalidPassword'],
       [{ handle: 'carol.test', plcOp: {} }, 400, 'InvalidRequest'],
       [{ handle: 'carol.test', recoveryKey: 'not-a-key' }, 400, 'InvalidRequest'],
-      [{ handle: 'carol.test', did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' }, 501, 'MethodNotImplemented'],
+      [{ handle: 'carol.test', did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' }, 401, 'AuthenticationRequired'], // migration in needs a service token
       [{ handle: 'not a handle' }, 400, 'InvalidRequest'],
     ]
     for (const [body, status, error] of cases) {
