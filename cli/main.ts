@@ -8,6 +8,7 @@ import { AtfedError } from '../core/errors.ts'
 import { registerPlcCommands } from './plc.ts'
 import { registerDidCommands } from './did.ts'
 import { registerCarCommands } from './car.ts'
+import { registerRelayCommands } from './relay.ts'
 import { registerPdsCommands } from './pds.ts'
 import { registerAccountCommands } from './account.ts'
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerPlcCommands(program)
   registerDidCommands(program)
   registerCarCommands(program)
+  registerRelayCommands(program)
   registerPdsCommands(program)
   registerAccountCommands(program)
   return program

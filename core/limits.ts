@@ -419,3 +419,71 @@ export const MIGRATE_BLOB_BYTES_MAX = 104_857_600
 export const MIGRATE_BLOBS_PAGE_LIMIT = 500
 /** `atfed account migrate`: listMissingBlobs pages read at most (bounds a server that never ends its cursor). */
 export const MIGRATE_BLOB_PAGES_MAX = 10_000
+
+// Relay (relay/; indigo cmd/relay defaults where it has one)
+/** Upstream hosts tracked at once; requestCrawl refuses a new one past it ('TooManyHosts'). */
+export const RELAY_HOSTS_MAX = 10_000
+/** New hosts requestCrawl may add per rolling day (indigo: 50); configured hosts and admins are exempt. */
+export const RELAY_NEW_HOSTS_PER_DAY_MAX = 50
+/** Accounts a new (untrusted) host may bring (indigo DefaultRepoLimit); events of accounts past it are dropped. */
+export const RELAY_HOST_ACCOUNTS_MAX_NEW = 100
+/** Accounts a trusted (operator-configured) host may bring (indigo TrustedRepoLimit). */
+export const RELAY_HOST_ACCOUNTS_MAX_TRUSTED = 10_000_000
+/** Untrusted host event rates (indigo): BASE + accountsMax/1000 per s, BASE + accountsMax per h, BASE + 10 × accountsMax per day. */
+export const RELAY_HOST_EVENTS_PER_SECOND_BASE = 50
+export const RELAY_HOST_EVENTS_PER_HOUR_BASE = 2_500
+export const RELAY_HOST_EVENTS_PER_DAY_BASE = 20_000
+/** Trusted host event rates (indigo). */
+export const RELAY_HOST_EVENTS_PER_SECOND_TRUSTED = 5_000
+export const RELAY_HOST_EVENTS_PER_HOUR_TRUSTED = 50_000_000
+export const RELAY_HOST_EVENTS_PER_DAY_TRUSTED = 500_000_000
+/** Largest value an admin may set for any host limit. */
+export const RELAY_HOST_LIMIT_VALUE_MAX = 1_000_000_000
+/** A host reads as `throttled` for this long after its rate limiter last held an event back. */
+export const RELAY_HOST_THROTTLED_STATUS_MS = 2_000
+/** Reconnect backoff to an upstream host (doubling, jittered). */
+export const RELAY_HOST_BACKOFF_MS_MIN = 1_000
+export const RELAY_HOST_BACKOFF_MS_MAX = 60_000
+/** Failed connections in a row before a host is marked `offline` (indigo: 15). */
+export const RELAY_HOST_FAILURES_MAX = 15
+/** An `offline` host is probed with describeServer this often, forever, and resubscribed when it answers. */
+export const RELAY_HOST_OFFLINE_RETRY_MS = 10 * 60 * 1000
+/** describeServer probe (requestCrawl, offline retries): time limit and body cap (indigo: 5 s). */
+export const RELAY_HOST_PROBE_TIMEOUT_MS = 5_000
+export const RELAY_HOST_PROBE_BYTES_MAX = 65_536
+/** Upstream events of one host being checked at once; results are applied in upstream order. */
+export const RELAY_HOST_PIPELINE_EVENTS_MAX = 64
+/** Longest `lastError` text kept per host. */
+export const RELAY_HOST_ERROR_CHARS_MAX = 512
+/** Sequencer: a batch is written after this long, or at once when this many events wait. */
+export const RELAY_SEQUENCER_FLUSH_MS = 5
+export const RELAY_SEQUENCER_BATCH_EVENTS = 500
+/** Sequencer: events queued for the next batch; past it ingest waits (every host's reader pauses). */
+export const RELAY_SEQUENCER_QUEUE_EVENTS_MAX = 5_000
+/** Firehose replay window (indigo RELAY_REPLAY_WINDOW: 72 h) and how often expired events are trimmed. */
+export const RELAY_RETENTION_HOURS_DEFAULT = 72
+export const RELAY_TRIM_INTERVAL_MS = 60_000
+/** Downstream firehose subscribers at once; past it the upgrade is refused with 503. */
+export const RELAY_SUBSCRIBERS_MAX = 1_024
+/** Account states kept in memory (clean ones evicted least recently used first). */
+export const RELAY_ACCOUNT_CACHE_ENTRIES_MAX = 200_000
+/** Desync recovery: getRepo fetches at once, accounts waiting, largest CAR, time limit, wait before a retry. */
+export const RELAY_RESYNC_CONCURRENCY = 4
+export const RELAY_RESYNC_QUEUE_MAX = 1_000
+export const RELAY_RESYNC_CAR_BYTES_MAX = 64 * 1024 * 1024
+export const RELAY_RESYNC_TIMEOUT_MS = 60_000
+export const RELAY_RESYNC_RETRY_MS = 60_000
+/** Events of one account held while its resync runs (replayed after it); past it they are dropped. */
+export const RELAY_RESYNC_BUFFER_EVENTS_MAX = 100
+/** A forced DID re-resolution (WrongHost check) happens at most this often per DID. */
+export const RELAY_FORCED_RESOLVE_MIN_MS = 5_000
+export const RELAY_FORCED_RESOLVE_ENTRIES_MAX = 10_000
+/** listRepos (lexicon: 1–1000, default 500) and listHosts (1–1000, default 200) pages. */
+export const RELAY_LIST_REPOS_LIMIT_MAX = 1_000
+export const RELAY_LIST_REPOS_LIMIT_DEFAULT = 500
+export const RELAY_LIST_HOSTS_LIMIT_MAX = 1_000
+export const RELAY_LIST_HOSTS_LIMIT_DEFAULT = 200
+/** Admin and requestCrawl JSON bodies. */
+export const RELAY_ADMIN_BODY_BYTES_MAX = 16_384
+/** Verification worker threads (0 = verify on the main thread). */
+export const RELAY_VERIFY_WORKERS_MAX = 16

@@ -1,0 +1,168 @@
+/**
+ * Everything a running relay holds, built in dependency order by
+ * `createRelayContext` and torn down in reverse by `closeRelayContext`:
+ *
+ *   db ─ log (events) ─ hosts ─ accounts        (relay-db.ts: one level db)
+ *   resolver (did-resolver, cached) ─ verifier (inline or worker threads)
+ *   sequencer (batches: events + host cursors + account states)
+ *   resync (getRepo recovery) ─ ingest deps ─ slurper (one stream per host)
+ *   crawler (requestCrawl, configured hosts)
+ *
+ * The routes and the server read from it; nothing in it knows about HTTP.
+ * A timer trims events older than the retention window.
+ */
+import { RELAY_TRIM_INTERVAL_MS } from '../core/limits.ts'
+import { LevelEventLog } from '../core/stream/event-log-level.ts'
+import type { UnsequencedEvent } from '../core/stream/events.ts'
+import { IdentityResolver } from '../did-resolver/identity-resolver.ts'
+import { acceptChecked } from './accept.ts'
+import { AccountStore } from './accounts.ts'
+import type { RelayConfig, RelayTuning } from './config.ts'
+import { ForcedResolveGate } from './forced-resolve.ts'
+import { HostCrawler } from './hosts/crawl.ts'
+import { HostRegistry } from './hosts/host-registry.ts'
+import { describeServerProbe } from './hosts/probe.ts'
+import type { HostProbe } from './hosts/probe.ts'
+import { recordOutcome } from './ingest.ts'
+import type { IngestDeps } from './ingest.ts'
+import { openRelayDb } from './relay-db.ts'
+import type { RelayDb } from './relay-db.ts'
+import { Resyncer } from './resync.ts'
+import { Sequencer } from './sequencer.ts'
+import { Slurper } from './slurper.ts'
+import { inlineVerifier } from './verifier.ts'
+import type { EventVerifier } from './verifier.ts'
+import { startVerifyPool } from './verify-pool.ts'
+
+export type RelayContext = {
+  readonly config: RelayConfig
+  readonly tuning: Partial<RelayTuning>
+  readonly db: RelayDb
+  readonly log: LevelEventLog
+  readonly hosts: HostRegistry
+  readonly accounts: AccountStore
+  readonly resolver: IdentityResolver
+  readonly verifier: EventVerifier
+  readonly sequencer: Sequencer
+  readonly resync: Resyncer
+  readonly ingest: IngestDeps
+  readonly slurper: Slurper
+  readonly crawler: HostCrawler
+  readonly probe: HostProbe
+  readonly logLine: (message: string) => void
+  /** Set when the event log failed; the relay stops taking events. */
+  fatal: unknown
+  trimTimer: NodeJS.Timeout | null
+}
+
+export type RelayContextOptions = { logLine?: (message: string) => void; probe?: HostProbe }
+
+export async function createRelayContext(config: RelayConfig, options: RelayContextOptions = {}): Promise<RelayContext> {
+  const tuning = config.tuning ?? {}
+  const logLine = options.logLine ?? ((message: string) => process.stderr.write(`${message}\n`))
+  const db = await openRelayDb(config.dataDir)
+  const log = await LevelEventLog.open(db, { sync: tuning.fsync ?? true })
+  const hosts = await HostRegistry.open(db)
+  const accounts = await AccountStore.open(db)
+  const resolver = new IdentityResolver({
+    plcUrl: config.plcUrl,
+    allowPrivateAddresses: config.dev,
+    ...(config.dnsServers.length > 0 ? { dnsServers: config.dnsServers } : {}),
+    ...(tuning.forcedResolveMinMs === undefined ? {} : { cache: { forcedRefreshMinMs: tuning.forcedResolveMinMs } }),
+  })
+  const verifier = (tuning.verifyWorkers ?? 0) > 0 ? await startVerifyPool({ workers: tuning.verifyWorkers ?? 1 }) : inlineVerifier()
+  const ctxRef: { ctx: RelayContext | null } = { ctx: null }
+  const sequencer = new Sequencer({
+    db,
+    log,
+    stores: [hosts, accounts],
+    sync: tuning.fsync ?? true,
+    ...(tuning.flushMs === undefined ? {} : { flushMs: tuning.flushMs }),
+    onFatal: (err) => {
+      logLine(`relay: event log write failed, ingest stopped: ${String(err)}`)
+      if (ctxRef.ctx !== null) ctxRef.ctx.fatal = err
+    },
+  })
+  const emit = (events: UnsequencedEvent[]): void => void sequencer.submit(events)
+  const lazy: { ingest: IngestDeps | null } = { ingest: null }
+  const resync = new Resyncer({
+    accounts,
+    hosts,
+    resolver,
+    emit,
+    replay: (host, checked) => acceptChecked(host, checked, lazy.ingest as IngestDeps),
+    record: (host, outcome) => recordOutcome(host, outcome, lazy.ingest as IngestDeps),
+    dev: config.dev,
+    ...(tuning.resyncRetryMs === undefined ? {} : { retryMs: tuning.resyncRetryMs }),
+    onError: (did, err) => logLine(`relay: resync of ${did} failed: ${String(err)}`),
+  })
+  const ingest: IngestDeps = {
+    resolver,
+    verifier,
+    accounts,
+    hosts,
+    resync,
+    sequencer,
+    forced: new ForcedResolveGate(tuning.forcedResolveMinMs === undefined ? {} : { minMs: tuning.forcedResolveMinMs }),
+    ...(tuning.pipelineMax === undefined ? {} : { pipelineMax: tuning.pipelineMax }),
+    onBug: (err) => logLine(`relay: internal error in ingest: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+  }
+  lazy.ingest = ingest
+  const probe = options.probe ?? describeServerProbe({ dev: config.dev })
+  const slurper = new Slurper({ ingest, hosts, probe, log: logLine, ...pick(tuning, ['backoffMsMin', 'backoffMsMax', 'failuresMax', 'offlineRetryMs']) })
+  const crawler = new HostCrawler({
+    hosts,
+    probe,
+    dev: config.dev,
+    subscribe: (record) => slurper.subscribe(record),
+    restart: async (record) => {
+      await slurper.unsubscribe(record.hostname)
+      slurper.subscribe(record)
+    },
+    persist: () => sequencer.poke(),
+    ...pick(tuning, ['hostsMax', 'newHostsPerDayMax']),
+  })
+  const ctx: RelayContext = {
+    config, tuning, db, log, hosts, accounts, resolver, verifier, sequencer, resync, ingest, slurper, crawler, probe, logLine,
+    fatal: null,
+    trimTimer: null,
+  }
+  ctxRef.ctx = ctx
+  ctx.trimTimer = setInterval(() => void trimExpired(ctx), tuning.trimIntervalMs ?? RELAY_TRIM_INTERVAL_MS)
+  ctx.trimTimer.unref()
+  return ctx
+}
+
+/** Start following the configured hosts and every stored host that is neither banned nor idle. */
+export function startIngest(ctx: RelayContext): void {
+  for (const host of ctx.config.hosts) ctx.crawler.addConfigured(host)
+  for (const record of ctx.hosts.page(null, Number.MAX_SAFE_INTEGER)) {
+    if (record.status === 'active' || record.status === 'offline') ctx.slurper.subscribe(record)
+  }
+}
+
+export async function trimExpired(ctx: RelayContext): Promise<number> {
+  try {
+    return await ctx.log.trim(ctx.config.retentionMs)
+  } catch (err) {
+    ctx.logLine(`relay: trimming the event log failed: ${String(err)}`)
+    return 0
+  }
+}
+
+export async function closeRelayContext(ctx: RelayContext): Promise<void> {
+  if (ctx.trimTimer !== null) clearInterval(ctx.trimTimer)
+  ctx.resync.close()
+  await ctx.slurper.close()
+  await ctx.sequencer.close()
+  await ctx.verifier.close()
+  await ctx.log.close()
+  ctx.resolver.close()
+  await ctx.db.close()
+}
+
+function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {}
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key]
+  return out
+}

@@ -1,0 +1,126 @@
+/**
+ * The relay HTTP server: `startRelay(config)` → `{ url, ctx, close() }`.
+ *
+ * Start-up: bind the port, build the context (context.ts), mount the app,
+ * then start ingest (configured hosts, then every stored host that is active
+ * or offline, each from its persisted cursor). The app, top to bottom:
+ * `Server: atfed-relay (atproto-relay)` on every answer (so other relays
+ * refuse to crawl us: no loops); `/` and `/xrpc/_health` (routes/home.ts);
+ * `/admin/*` (routes/admin.ts); the subscribeRepos WebSocket (core/stream
+ * SubscriptionServer over the relay's own log: cursor replay then live,
+ * OutdatedCursor, FutureCursor, ConsumerTooSlow, RELAY_SUBSCRIBERS_MAX; a
+ * plain GET there is 405/426); the XRPC router (routes/sync-*.ts); a JSON
+ * 404 for the rest.
+ *
+ * Jetstream: if relay/jetstream/attach.ts exists (written separately), its
+ * `attachJetstream(httpServer, { log, path: '/subscribe' })` is called with
+ * the same log; its result's `close()` (if any) runs at shutdown.
+ *
+ * Shutdown: stop accepting, close subscribers, stop ingest (each host's
+ * in-flight events are applied), write the last batch, close the db.
+ */
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import { AtfedError } from '../core/errors.ts'
+import { RELAY_SUBSCRIBERS_MAX } from '../core/limits.ts'
+import type { EventLog } from '../core/stream/event-log.ts'
+import { respondWithoutUpgrade, SubscriptionServer } from '../core/stream/subscription-server.ts'
+import { XrpcError, toXrpcError } from '../core/xrpc/errors.ts'
+import { sendError } from '../core/xrpc/respond.ts'
+import { createXrpcRouter } from '../core/xrpc/server.ts'
+import type { RelayConfig } from './config.ts'
+import { closeRelayContext, createRelayContext, startIngest } from './context.ts'
+import type { RelayContext, RelayContextOptions } from './context.ts'
+import { RELAY_SERVER_MARKER } from './hosts/probe.ts'
+import { adminRoutes } from './routes/admin.ts'
+import { homeRoutes, RELAY_VERSION } from './routes/home.ts'
+import { registerHostRoutes } from './routes/sync-hosts.ts'
+import { registerRepoRoutes } from './routes/sync-repos.ts'
+
+export const SUBSCRIBE_REPOS_PATH = '/xrpc/com.atproto.sync.subscribeRepos'
+export const JETSTREAM_PATH = '/subscribe'
+const SERVER_HEADER = `${RELAY_VERSION} (${RELAY_SERVER_MARKER})`
+
+export type RelayServer = { url: string; ctx: RelayContext; close(): Promise<void> }
+
+type JetstreamAttach = (server: http.Server, options: { log: EventLog; path: string }) => unknown
+
+function buildApp(ctx: RelayContext, options: { jetstream: boolean }): express.Express {
+  const app = express()
+  app.disable('x-powered-by')
+  app.use((_req, res, next) => {
+    res.setHeader('Server', SERVER_HEADER)
+    next()
+  })
+  app.use(homeRoutes(ctx))
+  app.use(adminRoutes(ctx))
+  app.get(SUBSCRIBE_REPOS_PATH, respondWithoutUpgrade)
+  if (options.jetstream) app.get(JETSTREAM_PATH, respondWithoutUpgrade)
+  const router = createXrpcRouter({ onInternalError: (err, r) => ctx.logLine(`relay: internal error in ${r.nsid}: ${String(err)}`) })
+  registerRepoRoutes(router, ctx)
+  registerHostRoutes(router, ctx)
+  app.use(router.middleware)
+  app.use((_req, res) => sendError(res, new XrpcError(404, 'NotFound', 'Not Found')))
+  app.use(((err, _req, res, _next) => {
+    const xrpcErr = toXrpcError(err)
+    if (xrpcErr.status === 500) ctx.logLine(`relay: internal error: ${String(err)}`)
+    sendError(res, xrpcErr)
+  }) as express.ErrorRequestHandler)
+  return app
+}
+
+/** Mount the Jetstream endpoint if its module is present (see the module header). */
+async function attachJetstream(server: http.Server, ctx: RelayContext): Promise<(() => Promise<void>) | null> {
+  const url = new URL('./jetstream/attach.ts', import.meta.url)
+  if (!existsSync(url)) return null
+  const specifier = url.href // a computed specifier: the module is optional at type-check time
+  const mod = (await import(specifier)) as { attachJetstream?: JetstreamAttach }
+  if (typeof mod.attachJetstream !== 'function') return null
+  const attached = (await mod.attachJetstream(server, { log: ctx.log, path: JETSTREAM_PATH })) as { close?: () => unknown } | undefined
+  return async () => {
+    await attached?.close?.()
+  }
+}
+
+export async function startRelay(config: RelayConfig, options: RelayContextOptions = {}): Promise<RelayServer> {
+  const server = http.createServer()
+  server.listen(config.port, config.bind)
+  try {
+    await once(server, 'listening')
+  } catch (err) {
+    throw new AtfedError('ListenFailed', `cannot listen on ${config.bind}:${config.port}`, { cause: err })
+  }
+  let ctx: RelayContext
+  try {
+    ctx = await createRelayContext(config, options)
+  } catch (err) {
+    server.close()
+    throw err
+  }
+  const subscriptions = new SubscriptionServer(server, {
+    log: ctx.log,
+    path: SUBSCRIBE_REPOS_PATH,
+    subscribersMax: ctx.tuning.subscribersMax ?? RELAY_SUBSCRIBERS_MAX,
+  })
+  const closeJetstream = await attachJetstream(server, ctx)
+  server.on('request', buildApp(ctx, { jetstream: closeJetstream !== null }))
+  startIngest(ctx)
+  const { port } = server.address() as AddressInfo
+  const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind
+  let closing: Promise<void> | null = null
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      await closeJetstream?.()
+      await subscriptions.close()
+      server.closeAllConnections()
+      await closed
+      await closeRelayContext(ctx)
+    })()
+    return closing
+  }
+  return { url: `http://${host}:${port}`, ctx, close }
+}
