@@ -487,3 +487,41 @@ export const RELAY_LIST_HOSTS_LIMIT_DEFAULT = 200
 export const RELAY_ADMIN_BODY_BYTES_MAX = 16_384
 /** Verification worker threads (0 = verify on the main thread). */
 export const RELAY_VERIFY_WORKERS_MAX = 16
+
+// PDS group commit, relay announcements, service proxying (pds/commit-queue.ts, pds/crawlers.ts, pds/proxy.ts)
+/** Commits written in one durable batch at most (the rest wait for the next). */
+export const PDS_COMMIT_BATCH_COMMITS_MAX = 128
+/** Bytes of values in one durable batch at most (a single larger commit still goes, alone). */
+export const PDS_COMMIT_BATCH_BYTES_MAX = 16_000_000
+/** Commits waiting for a batch at most; one more is 503 ServerBusy. */
+export const PDS_COMMIT_QUEUE_COMMITS_MAX = 2_048
+/** Bytes waiting for a batch at most; one more commit is 503 ServerBusy. */
+export const PDS_COMMIT_QUEUE_BYTES_MAX = 128_000_000
+/** requestCrawl after writes: at most once per this long (the reference's NOTIFY_THRESHOLD, 20 min). */
+export const PDS_CRAWL_NOTIFY_INTERVAL_MS = 20 * 60 * 1000
+/** A write's requestCrawl waits this long, so a burst of writes makes one announcement. */
+export const PDS_CRAWL_WRITE_DEBOUNCE_MS = 1_000
+/** How often the PDS checks whether any relay is subscribed to its firehose. */
+export const PDS_CRAWL_IDLE_CHECK_INTERVAL_MS = 60 * 1000
+/** No firehose subscriber (and no announcement) for this long: announce again. */
+export const PDS_CRAWL_UNSUBSCRIBED_REANNOUNCE_MS = 30 * 60 * 1000
+/** One requestCrawl POST may take this long. */
+export const PDS_CRAWL_REQUEST_TIMEOUT_MS = 10_000
+/** Retries of a failed requestCrawl (network error, 5xx, 429) per announcement. */
+export const PDS_CRAWL_RETRIES_MAX = 3
+/** First retry delay; doubles per retry. */
+export const PDS_CRAWL_RETRY_BACKOFF_MS = 2_000
+/** Longest `atproto-proxy` header value (`did#serviceId`). */
+export const PDS_PROXY_HEADER_LENGTH_MAX = 2_048
+/** Largest request body forwarded by atproto-proxy; more is 413. */
+export const PDS_PROXY_REQUEST_BYTES_MAX = 10 * 1024 * 1024
+/** Largest upstream response relayed; a larger one is cut (502 if it is known before the headers go out). */
+export const PDS_PROXY_RESPONSE_BYTES_MAX = 10 * 1024 * 1024
+/** Upstream must send its response headers within this (reference proxy headersTimeout). */
+export const PDS_PROXY_HEADERS_TIMEOUT_MS = 10_000
+/** Upstream may go this long without sending body bytes (reference proxy bodyTimeout). */
+export const PDS_PROXY_BODY_IDLE_TIMEOUT_MS = 30_000
+/** An upstream error body read at most this far for its {error, message}. */
+export const PDS_PROXY_ERROR_BODY_BYTES_MAX = 64 * 1024
+/** Pooled keep-alive sockets per upstream host. */
+export const PDS_PROXY_SOCKETS_PER_HOST_MAX = 64

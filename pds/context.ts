@@ -123,6 +123,7 @@ export async function createPdsContext(config: PdsConfig, options: ContextOption
     loginHooks: {},
     cleanups: [],
   }
+  ctx.cleanups.push(() => ctx.writer.close()) // runs last: every queued commit is written before the db closes
   startEventTrim(ctx)
   return ctx
 }

@@ -52,9 +52,11 @@ import { XrpcError, toXrpcError } from '../core/xrpc/errors.ts'
 import { sendError } from '../core/xrpc/respond.ts'
 import { createXrpcRouter, type XrpcRouter } from '../core/xrpc/server.ts'
 import { basicRoutes } from './basic-routes.ts'
+import { startCrawlers } from './crawlers.ts'
 import { publicUrlFor, serviceDidFor, type PdsConfig } from './config.ts'
 import { closePdsContext, createPdsContext, type PdsContext } from './context.ts'
 import { lexiconHooks } from './lexicon-hooks.ts'
+import { proxyRoutes } from './proxy.ts'
 import { GLOBAL_RATE_LIMITS } from './rate-limits.ts'
 import { registerBlobRoutes } from './routes/blobs.ts'
 import { registerIdentityRoutes } from './routes/identity.ts'
@@ -99,11 +101,13 @@ function buildApp(ctx: PdsContext): express.Express {
   app.use(basicRoutes(ctx))
   app.get(SUBSCRIBE_REPOS_PATH, respondWithoutUpgrade)
   const router = createXrpcRouter({
+    unknownMethods: 'next', // to the atproto-proxy forwarder (proxy.ts), which answers 501 without the header
     defaults: lexiconHooks(ctx.lexicons, { validateOutput: ctx.config.dev }),
     ...(ctx.rateLimiter === null ? {} : { rateLimiter: ctx.rateLimiter, globalRateLimits: GLOBAL_RATE_LIMITS }),
   })
   for (const register of ROUTE_MODULES) register(router, ctx)
   app.use(router.middleware)
+  app.use(proxyRoutes(ctx))
   app.use((_req, res) => sendError(res, new XrpcError(404, 'NotFound', 'Not Found')))
   app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     const xrpcErr = toXrpcError(err)
@@ -135,6 +139,7 @@ export async function startPds(config: PdsConfig, options: StartPdsOptions = {})
   }
   const subscriptions = new SubscriptionServer(server, { log: ctx.events, path: SUBSCRIBE_REPOS_PATH })
   server.on('request', buildApp(ctx))
+  startCrawlers(ctx, { subscribers: () => subscriptions.stats().subscribers })
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   let closing: Promise<void> | null = null
   const close = (): Promise<void> => {

@@ -5,7 +5,9 @@
  * queue: a full queue is 503 `RepoBusy`):
  *  1. the account must be active (`AccountTakedown` / `AccountDeactivated`,
  *     401; `RepoNotFound` when there is no such repo here);
- *  2. read the head; `swapCommit` ≠ head → 400 `InvalidSwap`;
+ *  2. read the head — the one the DID's previous write produced, even if
+ *     that write is not durable yet (repo/in-flight.ts); `swapCommit` ≠ head
+ *     → 400 `InvalidSwap`;
  *  3. resolve each write against the current tree: `swapRecord` (null =
  *     must not exist) ≠ current → `InvalidSwap`; `put` becomes create or
  *     update; a `delete` with `ifExists` of a missing record is dropped;
@@ -15,18 +17,27 @@
  *     identical record) nothing is stored and `commit` is null;
  *  6. record-block reference counts (repo/record-refs.ts) decide which
  *     replaced record blocks may go;
- *  7. ONE level batch: blocks, head, counts, hooks' ops and the sequenced
- *     `#commit` (sequencer.ts `sequenceWith`); then the event is published;
- *  8. after the lock: hooks' `afterCommit` (e.g. tell relays).
+ *  7. the commit's ops — blocks, head, counts, hooks' ops and the sequenced
+ *     `#commit` (event-log `appendOps`) — go to the group commit queue
+ *     (commit-queue.ts) and become the DID's in-flight state; the lock is
+ *     released, so the DID's next write can be prepared on top of it.
+ * Then, lock released: wait until the commit's batch is durable (it carries
+ * other writes too, one fsync for all; the event is published then), run
+ * hooks' `afterCommit` (e.g. tell relays) and answer. A failed batch fails
+ * every write in it and every later write built on them; nothing of theirs
+ * is stored, their seqs are burned.
  *
  * Extension points for other modules: `WriteHook` (register in the
  * context's `writeHooks`), `withRepoLock` + `storeCommit` for code that
- * builds its own commit (import, re-signing on activation).
+ * builds its own commit or changes a repo otherwise (import, re-signing on
+ * activation, deletion): `withRepoLock` first waits until the DID's
+ * in-flight writes are durable, so inside it the store is the truth.
  */
 import { AtfedError } from '../core/errors.ts'
 import type { CID } from '../core/data/cid.ts'
 import type { LexMap } from '../core/data/cbor.ts'
 import { PDS_REPO_WRITE_WAITERS_MAX } from '../core/limits.ts'
+import type { BlockReader } from '../core/repo/block-reader.ts'
 import type { LevelRepoStore, StoreBatchOp } from '../core/repo/block-store.ts'
 import { Mst } from '../core/repo/mst/mst.ts'
 import type { RepoWrite } from '../core/repo/repo-write.ts'
@@ -43,7 +54,9 @@ import type { AccountStore } from './accounts/store.ts'
 import type { SigningKeys } from './accounts/signing-keys.ts'
 import { KeyedMutex } from './mutex.ts'
 import type { RecordRefs } from './repo/record-refs.ts'
-import { commitEvent, sequenceWith } from './sequencer.ts'
+import { CommitQueue, type CommitQueueLimits, type CommitTicket } from './commit-queue.ts'
+import { InFlightRepos } from './repo/in-flight.ts'
+import { commitEvent } from './sequencer.ts'
 
 /** What a route asks for. `swapRecord`: undefined = no check, null = must not exist. */
 export type PdsWrite =
@@ -62,6 +75,16 @@ export type WriteOutcome = {
 }
 
 export type WriteHook = {
+  /**
+   * Whether `prepare`/`batchOps` stay correct for these writes while the
+   * DID's previous writes are prepared but NOT durable yet — i.e. they read
+   * nothing from the store that those writes change (repo blocks read
+   * through `RepoWriter.readerFor(did)` see in-flight writes and are fine).
+   * Absent on a hook with `prepare` or `batchOps`: not safe, and the writer
+   * first waits for the DID's in-flight writes to be durable (no same-DID
+   * pipelining for that write; other DIDs still share batches).
+   */
+  pipelineSafe?: (writes: readonly PdsWrite[]) => boolean
   /** With the lock held, before the commit is built; throw to refuse the writes. */
   prepare?(did: Did, writes: readonly ResolvedWrite[]): Promise<void> | void
   /** Extra ops for the commit's batch (e.g. marking blobs as referenced). */
@@ -77,6 +100,8 @@ export type RepoWriterDeps = {
   events: EventLog
   signingKeys: SigningKeys
   hooks: readonly WriteHook[]
+  /** Group-commit limits (tests); defaults from core/limits.ts. */
+  queueLimits?: Partial<CommitQueueLimits>
 }
 
 /** Throws unless `account` may change its repo. */
@@ -91,8 +116,12 @@ function invalidSwap(message: string): AtfedError {
   return new AtfedError('InvalidSwap', message)
 }
 
+type Prepared = { outcome: WriteOutcome; commit: CommitResult | null; durable: CommitTicket | null }
+
 export class RepoWriter {
   readonly #deps: RepoWriterDeps
+  readonly #queue: CommitQueue
+  readonly #inFlight: InFlightRepos
   readonly #locks = new KeyedMutex({
     waitersMax: PDS_REPO_WRITE_WAITERS_MAX,
     onFull: (did) => new XrpcError(503, 'RepoBusy', `too many writes waiting for ${did}; retry later`),
@@ -100,15 +129,29 @@ export class RepoWriter {
 
   constructor(deps: RepoWriterDeps) {
     this.#deps = deps
+    this.#queue = new CommitQueue(deps.repos.db, deps.queueLimits)
+    this.#inFlight = new InFlightRepos(deps.repos)
   }
 
-  /** Run `fn` holding `did`'s repo lock (for code that builds its own commits). */
+  /**
+   * Run `fn` holding `did`'s repo lock, once the DID's in-flight writes are
+   * durable (for code that builds its own commits or changes the repo).
+   */
   withRepoLock<T>(did: Did, fn: () => Promise<T>): Promise<T> {
-    return this.#locks.run(did, fn)
+    return this.#locks.run(did, async () => {
+      await this.#settled(did)
+      return fn()
+    })
+  }
+
+  /** The DID's blocks including in-flight writes (for hooks). */
+  readerFor(did: Did): BlockReader {
+    return this.#inFlight.reader(did)
   }
 
   async write(did: Did, writes: readonly PdsWrite[], options: { swapCommit?: CID } = {}): Promise<WriteOutcome> {
-    const { outcome, commit } = await this.withRepoLock(did, () => this.#writeLocked(did, writes, options))
+    const { outcome, commit, durable } = await this.#locks.run(did, () => this.#prepareLocked(did, writes, options))
+    if (durable !== null) await durable.durable
     if (commit !== null) {
       for (const hook of this.#deps.hooks) {
         try {
@@ -121,19 +164,17 @@ export class RepoWriter {
     return outcome
   }
 
-  async #writeLocked(
-    did: Did,
-    writes: readonly PdsWrite[],
-    options: { swapCommit?: CID },
-  ): Promise<{ outcome: WriteOutcome; commit: CommitResult | null }> {
-    const { repos, hooks } = this.#deps
+  async #prepareLocked(did: Did, writes: readonly PdsWrite[], options: { swapCommit?: CID }): Promise<Prepared> {
+    const { hooks } = this.#deps
+    if (!hooks.every((hook) => pipelineSafe(hook, writes))) await this.#settled(did)
     const account = checkWritable(await this.#deps.accounts.get(did), did)
-    const head = repos.getHead(did)
+    const after = this.#inFlight.pending(did)
+    const head = this.#inFlight.head(did)
     if (head === null) throw new AtfedError('RepoNotFound', `Could not find repo: ${did}`)
     if (options.swapCommit !== undefined && !head.commitCid.equals(options.swapCommit)) {
       throw invalidSwap(`Commit was at ${head.commitCid.toString()}`)
     }
-    const reader = repos.readerFor(did)
+    const reader = this.#inFlight.reader(did)
     const resolved = resolveWrites(Mst.load(reader, head.dataCid), writes)
     for (const hook of hooks) await hook.prepare?.(did, resolved)
     const repoWrites = resolved.flatMap((r) => (r.write === null ? [] : [r.write]))
@@ -145,16 +186,22 @@ export class RepoWriter {
     })
     const changed = new Map(result.ops.map((op) => [op.path, op.cid]))
     const results = resolved.map((r) => resultOf(r, changed))
-    if (result.ops.length === 0) return { outcome: { commit: null, results }, commit: null }
+    // Nothing changed: the answer holds once what it was read from is durable.
+    if (result.ops.length === 0) return { outcome: { commit: null, results }, commit: null, durable: after }
     const hookOps: StoreBatchOp[] = []
     for (const hook of hooks) if (hook.batchOps) hookOps.push(...(await hook.batchOps(did, result, resolved)))
-    await this.storeCommit(did, result, { events: [commitEvent(did, result)], extraOps: hookOps })
-    return { outcome: { commit: { cid: result.commitCid, rev: result.rev }, results }, commit: result }
+    const plan = await this.#deps.refs.plan(did, result.ops, { pending: this.#inFlight.counts(did) ?? new Map() })
+    const removedCids = [...result.removedCids, ...plan.unreferenced]
+    const extraOps = [...plan.batchOps, ...hookOps]
+    const { ticket } = this.#enqueue(did, result, { removedCids, extraOps, events: [commitEvent(did, result)], after })
+    this.#inFlight.record(did, ticket, { result, removedCids, counts: plan.counts })
+    return { outcome: { commit: { cid: result.commitCid, rev: result.rev }, results }, commit: result, durable: ticket }
   }
 
   /**
    * Store a commit built by core/repo/writes.ts with its events, in one
-   * batch (record counts included). The caller holds the repo lock.
+   * batch (record counts included); resolves with the events' seqs once
+   * durable. The caller holds the repo lock (`withRepoLock`).
    */
   async storeCommit(
     did: Did,
@@ -162,15 +209,55 @@ export class RepoWriter {
     options: { events: readonly UnsequencedEvent[]; extraOps?: readonly StoreBatchOp[] },
   ): Promise<readonly number[]> {
     const plan = await this.#deps.refs.plan(did, result.ops)
-    return sequenceWith(this.#deps.events, options.events, (eventOps) =>
-      this.#deps.repos.applyCommit(did, {
-        newBlocks: result.newBlocks,
-        removedCids: [...result.removedCids, ...plan.unreferenced],
-        head: result.head,
-        extra: [...plan.batchOps, ...(options.extraOps ?? []), ...eventOps],
-      }),
-    )
+    const removedCids = [...result.removedCids, ...plan.unreferenced]
+    const extraOps = [...plan.batchOps, ...(options.extraOps ?? [])]
+    const { ticket, seqs } = this.#enqueue(did, result, { removedCids, extraOps, events: options.events, after: null })
+    await ticket.durable
+    return seqs
   }
+
+  /** Durable batches written, commits waiting, DIDs with commits in flight (tests, metrics). */
+  stats(): { batches: number; queued: number; inFlightRepos: number } {
+    return { batches: this.#queue.batches, queued: this.#queue.queued, inFlightRepos: this.#inFlight.size }
+  }
+
+  /** Waits for every queued commit (shutdown). */
+  async close(): Promise<void> {
+    await this.#queue.drain()
+  }
+
+  /** Builds the commit's ops and its events' ops and queues them together (synchronously: seq order = batch order). */
+  #enqueue(
+    did: Did,
+    result: CommitResult,
+    options: { removedCids: readonly CID[]; extraOps: StoreBatchOp[]; events: readonly UnsequencedEvent[]; after: CommitTicket | null },
+  ): { ticket: CommitTicket; seqs: readonly number[] } {
+    const ops = this.#deps.repos.commitOps(did, {
+      newBlocks: result.newBlocks,
+      removedCids: options.removedCids,
+      head: result.head,
+      extra: options.extraOps,
+    })
+    if (options.events.length === 0) return { ticket: this.#queue.enqueue({ ops, appends: [], after: options.after }), seqs: [] }
+    const pending = this.#deps.events.appendOps(options.events)
+    try {
+      ops.push(...pending.ops)
+      return { ticket: this.#queue.enqueue({ ops, appends: [pending], after: options.after }), seqs: pending.seqs }
+    } catch (err) {
+      pending.abort()
+      throw err
+    }
+  }
+
+  async #settled(did: Did): Promise<void> {
+    const pending = this.#inFlight.pending(did)
+    if (pending !== null) await pending.durable.catch(() => {})
+  }
+}
+
+function pipelineSafe(hook: WriteHook, writes: readonly PdsWrite[]): boolean {
+  if (hook.prepare === undefined && hook.batchOps === undefined) return true
+  return hook.pipelineSafe?.(writes) ?? false
 }
 
 function resolveWrites(tree: Mst, writes: readonly PdsWrite[]): ResolvedWrite[] {

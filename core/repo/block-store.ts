@@ -112,6 +112,15 @@ export class LevelRepoStore {
 
   /** One atomic, durable batch: removed blocks, new blocks, head, extra ops. */
   async applyCommit(did: Did, write: CommitWrite): Promise<void> {
+    await this.db.batch(this.commitOps(did, write), { sync: true })
+  }
+
+  /**
+   * The ops `applyCommit` writes, for a caller that writes several commits
+   * in one batch of its own (the PDS's group commit, pds/commit-queue.ts).
+   * Keep each commit's ops together and in order, commits in commit order.
+   */
+  commitOps(did: Did, write: CommitWrite): StoreBatchOp[] {
     const prefix = blockKeyPrefix(did)
     const ops: StoreBatchOp[] = []
     for (const cid of write.removedCids) {
@@ -122,7 +131,7 @@ export class LevelRepoStore {
     }
     ops.push({ type: 'put', sublevel: this.#heads, key: didKey(did), value: encodeRepoHead(write.head) })
     if (write.extra !== undefined) ops.push(...write.extra)
-    await this.db.batch(ops, { sync: true })
+    return ops
   }
 
   /**

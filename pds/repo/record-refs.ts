@@ -32,6 +32,16 @@ export type RefPlan = {
   batchOps: StoreBatchOp[]
   /** Record blocks no path uses after the commit: remove them in the same batch. */
   unreferenced: CID[]
+  /** The count of each changed block after the commit, keyed by `cid.toString()` (0 = gone). */
+  counts: Map<string, number>
+}
+
+export type PlanOptions = {
+  /**
+   * Counts written by earlier commits of this repo that are not durable yet
+   * (keyed by `cid.toString()`); they override the stored counts.
+   */
+  pending?: ReadonlyMap<string, number>
 }
 
 export class RecordRefs {
@@ -52,7 +62,7 @@ export class RecordRefs {
     return value === undefined ? 0 : Number(value)
   }
 
-  async plan(did: Did, ops: readonly RepoOp[]): Promise<RefPlan> {
+  async plan(did: Did, ops: readonly RepoOp[], options: PlanOptions = {}): Promise<RefPlan> {
     const deltas = new Map<string, { cid: CID; delta: number }>()
     const bump = (cid: CID, by: number) => {
       const key = cid.toString()
@@ -67,12 +77,16 @@ export class RecordRefs {
     const prefix = blockKeyPrefix(did)
     const changed = [...deltas.values()].filter((entry) => entry.delta !== 0)
     const keys = changed.map((entry) => blockKey(prefix, entry.cid))
-    const current = keys.length === 0 ? [] : await this.#refs.getMany(keys)
+    // Synchronous point reads: one or two keys per commit, cheaper than a thread-pool round trip.
+    const current = keys.map((key) => this.#refs.getSync(key))
     const batchOps: StoreBatchOp[] = []
     const unreferenced: CID[] = []
+    const counts = new Map<string, number>()
     changed.forEach((entry, i) => {
       const key = keys[i] as Uint8Array
-      const next = Math.max(0, Number(current[i] ?? '0') + entry.delta)
+      const pending = options.pending?.get(entry.cid.toString())
+      const next = Math.max(0, (pending ?? Number(current[i] ?? '0')) + entry.delta)
+      counts.set(entry.cid.toString(), next)
       if (next > 0) {
         batchOps.push({ type: 'put', sublevel: this.#refs, key, value: String(next) } as StoreBatchOp)
         return
@@ -80,7 +94,7 @@ export class RecordRefs {
       batchOps.push({ type: 'del', sublevel: this.#refs, key } as StoreBatchOp)
       if (entry.delta < 0) unreferenced.push(entry.cid)
     })
-    return { batchOps, unreferenced }
+    return { batchOps, unreferenced, counts }
   }
 
   /** Put ops setting the counts of a whole repo from its leaves (after an import; clear first). */

@@ -1,0 +1,126 @@
+/**
+ * Plumbing for the PDS section (bench/pds.ts): a PLC directory in this
+ * process, the PDS as a child process started through the real CLI
+ * (`bin/atfed.js pds`, rate limits off, dev mode, a fresh data dir), and
+ * thin HTTP helpers (createAccount, createRecord timed per request,
+ * applyWrites). The PDS runs in its own process so the benchmark's clients
+ * never share its event loop or its core.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { startPlcServer, type PlcServer } from '../did-resolver/plc/server.ts'
+import { nowMs } from './harness.ts'
+
+const BIN = fileURLToPath(new URL('../bin/atfed.js', import.meta.url))
+const START_TIMEOUT_MS = 30_000
+
+export type Account = { did: string; accessJwt: string }
+
+export type PdsUnderTest = { url: string; plc: PlcServer; stop(): Promise<void> }
+
+/** PLC here, PDS in a child process; `stop` ends both and removes their data. */
+export async function startPdsUnderTest(): Promise<PdsUnderTest> {
+  const plcDir = mkdtempSync(join(tmpdir(), 'atfed-bench-pds-plc-'))
+  const dataDir = mkdtempSync(join(tmpdir(), 'atfed-bench-pds-'))
+  const plc = await startPlcServer({ port: 0, dataDir: plcDir })
+  const child = spawn(process.execPath, [BIN, 'pds', '--port', '0', '--data', dataDir, '--plc', plc.url, '--dev'], {
+    env: { ...process.env, ATFED_PDS_RATE_LIMITS: 'false' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const url = await listeningUrl(child)
+  return {
+    url,
+    plc,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await exited
+      }
+      await plc.close()
+      rmSync(dataDir, { recursive: true, force: true })
+      rmSync(plcDir, { recursive: true, force: true })
+    },
+  }
+}
+
+function listeningUrl(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the PDS did not start')), START_TIMEOUT_MS)
+    child.once('exit', (code) => reject(new Error(`the PDS exited (${code})`)))
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const match = / listening on (http:\/\/\S+)/.exec(line)
+      if (match === null) return
+      clearTimeout(timer)
+      resolve(match[1]!)
+    })
+  })
+}
+
+async function post(base: string, nsid: string, body: unknown, token?: string): Promise<any> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (token !== undefined) headers['authorization'] = `Bearer ${token}`
+  const res = await fetch(`${base}/xrpc/${nsid}`, { method: 'POST', headers, body: JSON.stringify(body) })
+  const text = await res.text()
+  if (res.status !== 200) throw new Error(`${nsid}: ${res.status} ${text}`)
+  return JSON.parse(text)
+}
+
+export async function createAccount(base: string, handle: string): Promise<Account> {
+  const body = await post(base, 'com.atproto.server.createAccount', { handle, password: 'bench-password-1' })
+  return { did: body.did, accessJwt: body.accessJwt }
+}
+
+export function post1(i: number): Record<string, unknown> {
+  return { $type: 'app.bsky.feed.post', text: `bench post ${i}`, createdAt: new Date().toISOString() }
+}
+
+/** One createRecord; resolves with its latency in ms. */
+export async function createRecord(base: string, account: Account, i: number): Promise<number> {
+  const start = nowMs()
+  await post(base, 'com.atproto.repo.createRecord', { repo: account.did, collection: 'app.bsky.feed.post', record: post1(i) }, account.accessJwt)
+  return nowMs() - start
+}
+
+/** `count` creates through `clients` concurrent clients (client c writes as accounts[c % n]). */
+export async function createBurst(
+  base: string,
+  accounts: readonly Account[],
+  options: { clients: number; count: number },
+): Promise<{ ms: number; latencies: number[] }> {
+  const latencies: number[] = []
+  let next = 0
+  const client = async (c: number) => {
+    const account = accounts[c % accounts.length]!
+    while (next < options.count) latencies.push(await createRecord(base, account, next++))
+  }
+  const start = nowMs()
+  await Promise.all(Array.from({ length: options.clients }, (_, c) => client(c)))
+  return { ms: nowMs() - start, latencies }
+}
+
+/** `count` records in applyWrites calls of `perCall` creates. */
+export async function fillRepo(base: string, account: Account, options: { count: number; perCall: number }): Promise<void> {
+  for (let done = 0; done < options.count; done += options.perCall) {
+    const n = Math.min(options.perCall, options.count - done)
+    const writes = Array.from({ length: n }, (_, i) => ({
+      $type: 'com.atproto.repo.applyWrites#create',
+      collection: 'app.bsky.feed.post',
+      value: post1(done + i),
+    }))
+    await post(base, 'com.atproto.repo.applyWrites', { repo: account.did, writes }, account.accessJwt)
+  }
+}
+
+/** Downloads the whole repo CAR; resolves with its size. */
+export async function getRepoBytes(base: string, did: string): Promise<number> {
+  const res = await fetch(`${base}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(did)}`)
+  if (res.status !== 200) throw new Error(`getRepo: ${res.status} ${await res.text()}`)
+  let bytes = 0
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length
+  return bytes
+}

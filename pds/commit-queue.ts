@@ -1,0 +1,179 @@
+/**
+ * Group commit: many repo writes share one durable `db.batch(…, {sync: true})`.
+ *
+ * A write prepares its whole change (blocks, head, counts, its sequenced
+ * event's ops) and `enqueue`s it; the queue writes ONE batch at a time. While
+ * a batch is being fsync'd, new commits pile up and all go into the next one
+ * (up to PDS_COMMIT_BATCH_COMMITS_MAX / _BYTES_MAX), so under load the cost of
+ * an fsync is shared and an idle server still writes a lone commit at once
+ * (after one `setImmediate`, so the writes that became ready in the same turn
+ * join it).
+ *
+ * Contract, per commit:
+ * - its ops stay together and keep their order; commits keep queue order, so
+ *   a DID's later commit always lands after (or with) its earlier one;
+ * - durable ⇒ its event appends are committed (in queue order) and its
+ *   promise resolves; a failed batch fails EVERY commit in it: their appends
+ *   are aborted (seqs burned), their promises reject, nothing of theirs is
+ *   stored (one batch is atomic);
+ * - `after`: a commit that builds on another one's not-yet-durable state
+ *   fails (without being written) when that one failed;
+ * - the caller must call `log.appendOps` and `enqueue` in the same
+ *   synchronous step, so seqs are allocated in queue (= batch) order.
+ * A full queue refuses at once with 503 `ServerBusy` (memory stays bounded).
+ */
+import { assert } from '../core/errors.ts'
+import {
+  PDS_COMMIT_BATCH_BYTES_MAX,
+  PDS_COMMIT_BATCH_COMMITS_MAX,
+  PDS_COMMIT_QUEUE_BYTES_MAX,
+  PDS_COMMIT_QUEUE_COMMITS_MAX,
+} from '../core/limits.ts'
+import type { RootDb, StoreBatchOp } from '../core/repo/block-store.ts'
+import type { PendingAppend } from '../core/stream/event-log.ts'
+import { XrpcError } from '../core/xrpc/errors.ts'
+
+/** A commit handed to the queue; `durable` settles once it is written or failed. */
+export type CommitTicket = {
+  readonly durable: Promise<void>
+  readonly state: 'queued' | 'durable' | 'failed'
+}
+
+export type CommitQueueLimits = {
+  batchCommitsMax: number
+  batchBytesMax: number
+  queueCommitsMax: number
+  queueBytesMax: number
+}
+
+type Entry = {
+  ops: readonly StoreBatchOp[]
+  appends: readonly PendingAppend[]
+  bytes: number
+  after: CommitTicket | null
+  ticket: { durable: Promise<void>; state: CommitTicket['state'] }
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+export class CommitQueue {
+  readonly #db: RootDb
+  readonly #limits: CommitQueueLimits
+  readonly #queue: Entry[] = []
+  #queuedBytes = 0
+  #running: Promise<void> | null = null
+  /** Batches written so far (tests, stats). */
+  batches = 0
+
+  constructor(db: RootDb, limits: Partial<CommitQueueLimits> = {}) {
+    this.#db = db
+    this.#limits = {
+      batchCommitsMax: limits.batchCommitsMax ?? PDS_COMMIT_BATCH_COMMITS_MAX,
+      batchBytesMax: limits.batchBytesMax ?? PDS_COMMIT_BATCH_BYTES_MAX,
+      queueCommitsMax: limits.queueCommitsMax ?? PDS_COMMIT_QUEUE_COMMITS_MAX,
+      queueBytesMax: limits.queueBytesMax ?? PDS_COMMIT_QUEUE_BYTES_MAX,
+    }
+  }
+
+  /** Throws 503 ServerBusy (before anything is allocated) when one more commit of `bytes` would not fit. */
+  checkRoom(bytes: number): void {
+    const { queueCommitsMax, queueBytesMax } = this.#limits
+    const full = this.#queue.length >= queueCommitsMax || (this.#queue.length > 0 && this.#queuedBytes + bytes > queueBytesMax)
+    if (full) throw new XrpcError(503, 'ServerBusy', 'too many writes waiting to be stored; retry later')
+  }
+
+  /**
+   * Queue one commit's ops and the event appends they carry. Synchronous:
+   * throws ServerBusy when full (the caller then aborts its appends).
+   */
+  enqueue(commit: { ops: readonly StoreBatchOp[]; appends: readonly PendingAppend[]; after?: CommitTicket | null }): CommitTicket {
+    const bytes = opsBytes(commit.ops)
+    this.checkRoom(bytes)
+    let resolve!: () => void
+    let reject!: (err: unknown) => void
+    const durable = new Promise<void>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    durable.catch(() => {}) // the caller awaits it; an unawaited `after` must not crash the process
+    const ticket: Entry['ticket'] = { durable, state: 'queued' }
+    const entry: Entry = { ops: commit.ops, appends: commit.appends, bytes, after: commit.after ?? null, ticket, resolve, reject }
+    if (entry.after?.state === 'failed') {
+      this.#fail(entry, new XrpcError(500, 'InternalServerError', 'an earlier write of this repo failed'))
+      return ticket
+    }
+    this.#queue.push(entry)
+    this.#queuedBytes += bytes
+    this.#running ??= new Promise<void>((res) => setImmediate(res)).then(() => this.#run())
+    return ticket
+  }
+
+  /** Resolves once every commit queued so far is written or failed. */
+  async drain(): Promise<void> {
+    while (this.#running !== null) await this.#running
+  }
+
+  get queued(): number {
+    return this.#queue.length
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) await this.#writeBatch(this.#take())
+    } finally {
+      this.#running = null
+    }
+  }
+
+  #take(): Entry[] {
+    const { batchCommitsMax, batchBytesMax } = this.#limits
+    let n = 0
+    let bytes = 0
+    for (const entry of this.#queue) {
+      if (n >= batchCommitsMax || (n > 0 && bytes + entry.bytes > batchBytesMax)) break
+      bytes += entry.bytes
+      n++
+    }
+    this.#queuedBytes -= bytes
+    return this.#queue.splice(0, n)
+  }
+
+  async #writeBatch(batch: Entry[]): Promise<void> {
+    const live: Entry[] = []
+    for (const entry of batch) {
+      if (entry.after?.state === 'failed') this.#fail(entry, new XrpcError(500, 'InternalServerError', 'an earlier write of this repo failed'))
+      else live.push(entry)
+    }
+    if (live.length === 0) return
+    const ops: StoreBatchOp[] = []
+    for (const entry of live) for (const op of entry.ops) ops.push(op)
+    try {
+      await this.#db.batch(ops, { sync: true })
+    } catch (err) {
+      for (const entry of live) this.#fail(entry, err)
+      return
+    }
+    this.batches++
+    for (const entry of live) {
+      entry.ticket.state = 'durable'
+      for (const append of entry.appends) append.commit()
+      entry.resolve()
+    }
+  }
+
+  #fail(entry: Entry, err: unknown): void {
+    assert(entry.ticket.state === 'queued', 'a commit was settled twice')
+    entry.ticket.state = 'failed'
+    for (const append of entry.appends) append.abort()
+    entry.reject(err)
+  }
+}
+
+function opsBytes(ops: readonly StoreBatchOp[]): number {
+  let bytes = 0
+  for (const op of ops) {
+    if (op.type === 'put' && op.value instanceof Uint8Array) bytes += op.value.length
+    bytes += op.key instanceof Uint8Array ? op.key.length : 16
+  }
+  return bytes
+}
