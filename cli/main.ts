@@ -8,6 +8,7 @@ import { AtfedError } from '../core/errors.ts'
 import { registerPlcCommands } from './plc.ts'
 import { registerDidCommands } from './did.ts'
 import { registerCarCommands } from './car.ts'
+import { registerFeedgenCommands } from './feedgen.ts'
 import { registerRelayCommands } from './relay.ts'
 import { registerPdsCommands } from './pds.ts'
 import { registerAccountCommands } from './account.ts'
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerPlcCommands(program)
   registerDidCommands(program)
   registerCarCommands(program)
+  registerFeedgenCommands(program)
   registerRelayCommands(program)
   registerPdsCommands(program)
   registerAccountCommands(program)
