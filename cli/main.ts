@@ -12,6 +12,7 @@ import { registerFeedgenCommands } from './feedgen.ts'
 import { registerRelayCommands } from './relay.ts'
 import { registerPdsCommands } from './pds.ts'
 import { registerAccountCommands } from './account.ts'
+import { registerAdminCommands } from './admin.ts'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerRelayCommands(program)
   registerPdsCommands(program)
   registerAccountCommands(program)
+  registerAdminCommands(program)
   return program
 }
 

@@ -525,3 +525,42 @@ export const PDS_PROXY_BODY_IDLE_TIMEOUT_MS = 30_000
 export const PDS_PROXY_ERROR_BODY_BYTES_MAX = 64 * 1024
 /** Pooled keep-alive sockets per upstream host. */
 export const PDS_PROXY_SOCKETS_PER_HOST_MAX = 64
+
+// PDS accounts extras: app passwords, invites, admin, deletion, preferences, sync extras
+// (pds/accounts/{app-passwords,invites,invite-check,preferences,account-deletion}.ts, pds/routes/{admin,account-extras,preferences,sync-extras}.ts)
+/** App passwords one account may hold (reference: no cap; the settings page shows a short list). */
+export const PDS_APP_PASSWORDS_PER_ACCOUNT_MAX = 50
+/** Longest app-password name, in UTF-16 units (reference: no cap). */
+export const PDS_APP_PASSWORD_NAME_LENGTH_MAX = 256
+/** Uses one invite code may allow (reference: no cap). */
+export const PDS_INVITE_CODE_USES_MAX = 100_000
+/** Codes one createInviteCodes call may create in all (codeCount × accounts; reference: no cap). */
+export const PDS_INVITE_CODES_PER_CALL_MAX = 1_000
+/** A signup's claim on an invite-code use that never reached the disk is dropped after this (a failed signup). */
+export const PDS_INVITE_CLAIM_PENDING_MS = 60_000
+/** admin.getInviteCodes page size (lexicon max 500). */
+export const PDS_INVITE_CODES_PAGE_MAX = 500
+/** admin.getInviteCodes sort=usage sorts in memory: at most this many codes are read. */
+export const PDS_INVITE_USAGE_SORT_SCAN_MAX = 10_000
+/** Codes listed per account (getAccountInviteCodes, admin account views). */
+export const PDS_ACCOUNT_INVITE_CODES_MAX = 1_000
+/** Codes plus accounts one disableInviteCodes call may name. */
+export const PDS_DISABLE_INVITE_CODES_MAX = 1_000
+/** An account-deletion token is valid this long (reference: 15 min email tokens). */
+export const PDS_DELETE_TOKEN_TTL_MS = 15 * 60 * 1000
+/** DIDs one admin.getAccountInfos call may name. */
+export const PDS_ACCOUNT_INFOS_DIDS_MAX = 500
+/** admin.searchAccounts page size (lexicon max 100). */
+export const PDS_SEARCH_ACCOUNTS_LIMIT_MAX = 100
+/** Stored preferences of one account, as JSON bytes (reference: only the 100 KB JSON body limit). */
+export const PDS_PREFERENCES_JSON_BYTES_MAX = 100_000
+/** CIDs one sync.getBlocks call may ask for (reference: no cap; Node's 16 KiB header limit allows ~240 in a URL). */
+export const PDS_GET_BLOCKS_CIDS_MAX = 200
+/** getRepo `since`: a diff of more blocks than this is answered with the full repo instead. */
+export const PDS_GET_REPO_SINCE_BLOCKS_MAX = 20_000
+/** Per-commit block lists (getRepo `since`) older than this are pruned; an older `since` gets the full repo. */
+export const PDS_COMMIT_INDEX_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
+/** The commit index is pruned for the committing DID once every this many commits (process-wide). */
+export const PDS_COMMIT_INDEX_PRUNE_EVERY_COMMITS = 64
+/** Invite codes whose first-free-use hint is remembered (a forgotten hint only costs a rescan from use 0). */
+export const PDS_INVITE_CLAIM_HINTS_MAX = 10_000

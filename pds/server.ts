@@ -59,6 +59,7 @@ import { lexiconHooks } from './lexicon-hooks.ts'
 import { proxyRoutes } from './proxy.ts'
 import { GLOBAL_RATE_LIMITS } from './rate-limits.ts'
 import { registerBlobRoutes } from './routes/blobs.ts'
+import { registerExtrasRoutes } from './routes/extras.ts'
 import { registerIdentityRoutes } from './routes/identity.ts'
 import { registerMigrationRoutes } from './routes/migration.ts'
 import { registerRepoRoutes } from './routes/repo.ts'
@@ -74,6 +75,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   registerIdentityRoutes,
   registerMigrationRoutes,
   registerBlobRoutes,
+  registerExtrasRoutes,
 ]
 
 export const SUBSCRIBE_REPOS_PATH = '/xrpc/com.atproto.sync.subscribeRepos'

@@ -11,20 +11,23 @@
  * user can export before migrating). getRepoStatus answers for every
  * account with its `active`/`status` and, when active, `rev`.
  *
- * getRepo `since`: NOT YET SUPPORTED by the export (core/repo/export.ts
- * streams the full repo); a full repo is a valid answer to any `since`
- * (consumers diff), so the parameter is accepted and ignored.
+ * getRepo `since`: only the blocks written after that rev, from the commit
+ * index (repo/commit-index.ts, filled by routes/sync-extras.ts's write
+ * hook; repo/sync-reads.ts); the full repo when the index cannot tell.
  */
 import { AtfedError } from '../../core/errors.ts'
 import { PDS_LIST_REPOS_LIMIT_MAX } from '../../core/limits.ts'
 import type { RepoHead } from '../../core/repo/block-store.ts'
 import { exportRepoCar } from '../../core/repo/export.ts'
 import { parseDid, type Did } from '../../core/syntax/did.ts'
+import type { Tid } from '../../core/syntax/tid.ts'
 import type { XrpcRouter } from '../../core/xrpc/server.ts'
 import { accountStatusView, type Account } from '../accounts/account.ts'
 import type { AccessCredentials, AdminCredentials } from '../auth/verifier.ts'
 import type { PdsContext } from '../context.ts'
 import { perIp } from '../rate-limits.ts'
+import { commitIndexFor } from '../repo/commit-index.ts'
+import { exportRepoSince } from '../repo/sync-reads.ts'
 
 type Body = { [key: string]: unknown }
 type OptionalAuth = AccessCredentials | AdminCredentials | null
@@ -57,8 +60,13 @@ export function registerSyncRoutes(router: XrpcRouter, ctx: PdsContext): void {
   router.query<OptionalAuth>(
     'com.atproto.sync.getRepo',
     async ({ params, auth }) => {
-      const { account } = await availableRepo(ctx, (params as { did: string }).did, auth)
-      return { encoding: 'application/vnd.ipld.car', body: exportRepoCar(ctx.repos, account.did) }
+      const p = params as { did: string; since?: Tid }
+      const { account } = await availableRepo(ctx, p.did, auth)
+      const body =
+        p.since === undefined
+          ? exportRepoCar(ctx.repos, account.did)
+          : await exportRepoSince(ctx.repos, await commitIndexFor(ctx), { did: account.did, since: p.since })
+      return { encoding: 'application/vnd.ipld.car', body }
     },
     { auth: ctx.auth.optionalAccessOrAdmin(), rateLimits: [perIp('getRepo')] },
   )
