@@ -22,8 +22,9 @@
  *
  * Failures:
  * - a frame that fails validation (`InvalidEvent`) or an event that fails
- *   verification is skipped and counted by error name (`stats().skippedBy`);
- *   ops whose record cannot be read are dropped and counted; never a crash;
+ *   verification is skipped and counted by error name (`stats().skippedBy`;
+ *   an unexpected plain Error while decoding counts as `InternalError`); ops
+ *   whose record cannot be read are dropped and counted; never a crash;
  * - a handler that throws is retried with capped backoff; after
  *   FEEDGEN_HANDLER_TRIES_MAX tries the consumer stops (`done` rejects with
  *   `HandlerFailed`) with its cursor before that event: an event is never
@@ -36,75 +37,23 @@
  */
 import { AtfedError, isAtfedError } from '../../core/errors.ts'
 import {
-  FEEDGEN_CONSUMER_CONCURRENCY_DEFAULT,
-  FEEDGEN_CONSUMER_CONCURRENCY_MAX,
-  FEEDGEN_CONSUMER_QUEUE_MAX_DEFAULT,
-  FEEDGEN_CONSUMER_QUEUE_MAX_MAX,
   FEEDGEN_HANDLER_BACKOFF_MS_MAX,
   FEEDGEN_HANDLER_BACKOFF_MS_MIN,
   FEEDGEN_HANDLER_TRIES_MAX,
   FEEDGEN_RESUBSCRIBE_DELAY_MS,
 } from '../../core/limits.ts'
 import { SubscriptionClient } from '../../core/stream/subscription-client.ts'
-import type { ClientMessage, ClientStats, SubscriptionClientOptions } from '../../core/stream/subscription-client.ts'
+import type { ClientMessage } from '../../core/stream/subscription-client.ts'
 import type { StreamEvent } from '../../core/stream/events.ts'
-import type { IdentityResolver } from '../../did-resolver/identity-resolver.ts'
+import { checkConsumerOptions, subscribeReposUrl } from './consumer-options.ts'
+import type { ConsumerStats, FirehoseConsumerOptions } from './consumer-options.ts'
 import { CursorTracker } from './cursor-tracker.ts'
-import type { ConsumerEvent, ConsumerHandler, CursorStore } from './events.ts'
+import type { ConsumerEvent } from './events.ts'
 import { prepareEvent } from './prepare-event.ts'
 import type { PrepareOptions } from './prepare-event.ts'
 import { RepoScheduler } from './repo-scheduler.ts'
 import { CursorWriter } from './cursor-writer.ts'
 import { Sleeper } from './sleeper.ts'
-
-export type FirehoseConsumerOptions = {
-  /** Relay or PDS: `ws(s)://`/`http(s)://` origin, or the full subscribeRepos URL. */
-  url: string
-  cursorStore: CursorStore
-  handler: ConsumerHandler
-  /** Verify each `#commit` (signature + inversion) and `#sync`; needs `resolver`. */
-  verify: boolean
-  /** Signing keys for `verify`, refreshed on `#identity`; null only without verify. */
-  resolver: IdentityResolver | null
-  concurrency?: number
-  queueMax?: number
-  /** Only ops of these collections reach the handler (and only their records are decoded). Default: all. */
-  collections?: readonly string[]
-  /** Accept commits without `prevData` (legacy producers): inversion is then skipped. */
-  allowMissingPrevData?: boolean
-  /** Stream client tuning (backoff, queue, keepalive). */
-  client?: Omit<SubscriptionClientOptions, 'url' | 'cursor'>
-  handlerBackoffMsMin?: number
-  resubscribeDelayMs?: number
-  /** Problems the consumer handled itself (for logs). */
-  onError?: (err: unknown, where: string) => void
-}
-
-export type ConsumerStats = {
-  /** Events taken from the stream (with a seq). */
-  received: number
-  /** Events the handler finished. */
-  handled: number
-  byType: { commit: number; identity: number; account: number; sync: number }
-  /** Events not handed over, by error name (`InvalidEvent`, `BadCommitSignature`, ...). */
-  skipped: number
-  skippedBy: { [name: string]: number }
-  /** Create/update ops dropped because their record was unreadable. */
-  malformedOps: number
-  handlerRetries: number
-  identityRefreshFailures: number
-  infos: number
-  cursorResets: number
-  resubscribes: number
-  /** Highest seq handled with everything before it; and the cursor last stored. */
-  watermark: number | null
-  persistedCursor: number | null
-  /** Received but not yet handled; tasks running now. */
-  pending: number
-  running: number
-  failed: string | null
-  stream: ClientStats | null
-}
 
 export class FirehoseConsumer {
   readonly #opts: FirehoseConsumerOptions
@@ -139,15 +88,7 @@ export class FirehoseConsumer {
   readonly done: Promise<void>
 
   constructor(options: FirehoseConsumerOptions) {
-    const concurrency = options.concurrency ?? FEEDGEN_CONSUMER_CONCURRENCY_DEFAULT
-    const queueMax = options.queueMax ?? FEEDGEN_CONSUMER_QUEUE_MAX_DEFAULT
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > FEEDGEN_CONSUMER_CONCURRENCY_MAX) {
-      throw new AtfedError('InvalidConfig', `concurrency must be 1..${FEEDGEN_CONSUMER_CONCURRENCY_MAX}`)
-    }
-    if (!Number.isSafeInteger(queueMax) || queueMax < concurrency || queueMax > FEEDGEN_CONSUMER_QUEUE_MAX_MAX) {
-      throw new AtfedError('InvalidConfig', `queueMax must be concurrency..${FEEDGEN_CONSUMER_QUEUE_MAX_MAX}`)
-    }
-    if (options.verify && options.resolver === null) throw new AtfedError('InvalidConfig', 'verify needs a resolver')
+    const { concurrency, queueMax } = checkConsumerOptions(options)
     this.#opts = options
     this.#url = subscribeReposUrl(options.url)
     this.#queueMax = queueMax
@@ -269,8 +210,10 @@ export class FirehoseConsumer {
     try {
       prepared = await prepareEvent(event, this.#prepare)
     } catch (err) {
-      if (!isAtfedError(err)) throw err // our bug: the seq stays open, the cursor stops before it
-      this.#skip(err.name)
+      // A plain Error here is a bug on some decode path, most likely on hostile input: skip it
+      // like any bad event (reported, counted as InternalError) rather than stall the cursor.
+      if (!isAtfedError(err)) this.#report(err, 'prepare')
+      this.#skip(isAtfedError(err) ? err.name : 'InternalError')
       prepared = null
     }
     if (prepared !== null) {
@@ -336,21 +279,4 @@ export class FirehoseConsumer {
   #report(err: unknown, where: string): void {
     this.#opts.onError?.(err, where)
   }
-}
-
-/** `ws(s)://host[:port]` or `http(s)://…` → the subscribeRepos endpoint (a full endpoint URL is kept). */
-export function subscribeReposUrl(input: string): string {
-  let url: URL
-  try {
-    url = new URL(input)
-  } catch (err) {
-    throw new AtfedError('InvalidConfig', `not a URL: ${input}`, { cause: err })
-  }
-  if (url.protocol === 'http:') url.protocol = 'ws:'
-  else if (url.protocol === 'https:') url.protocol = 'wss:'
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new AtfedError('InvalidConfig', `not a ws/http URL: ${input}`)
-  if (!url.pathname.startsWith('/xrpc/')) url.pathname = '/xrpc/com.atproto.sync.subscribeRepos'
-  url.search = ''
-  url.hash = ''
-  return url.toString()
 }
