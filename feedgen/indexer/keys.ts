@@ -63,11 +63,6 @@ export function lastPart(key: string): string {
   return key.slice(key.lastIndexOf(SEP) + 1)
 }
 
-/** The time part of `<prefix> SEP <time> SEP <uri>` (or `<time> SEP <uri>` with an empty prefix count). */
-export function timeOf(key: string, partIndex: number): number {
-  return Number(key.split(SEP)[partIndex])
-}
-
 /** Range of a repo's rows in a uri-keyed sublevel. */
 export function repoRowRange(did: string): { gte: string; lt: string } {
   const prefix = `at://${did}/`
