@@ -564,3 +564,7 @@ export const PDS_COMMIT_INDEX_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
 export const PDS_COMMIT_INDEX_PRUNE_EVERY_COMMITS = 64
 /** Invite codes whose first-free-use hint is remembered (a forgotten hint only costs a rescan from use 0). */
 export const PDS_INVITE_CLAIM_HINTS_MAX = 10_000
+
+// Feed generator service auth (feedgen/auth.ts)
+/** DIDs whose last forced key refetch (a JWT signature failure) is remembered, to throttle refetches per DID. */
+export const FEEDGEN_JWT_REFETCH_TRACKED_MAX = 10_000

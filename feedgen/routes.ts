@@ -35,6 +35,8 @@ export type FeedgenAppContext = {
   resolver: IdentityResolver
   params: FeedParams
   memo: FeedMemo
+  /** Least time between two forced key refetches for one JWT issuer (auth.ts). */
+  jwtRefetchMinMs?: number
   onInternalError?: (err: unknown) => void
 }
 
@@ -85,7 +87,7 @@ export function createFeedgenApp(ctx: FeedgenAppContext): express.Express {
       const page = await feed.handler({ db: ctx.store, viewer: auth, limit, cursor: single(params, 'cursor'), params: ctx.params, memo: ctx.memo })
       return { encoding: 'application/json', body: page }
     },
-    { auth: viewerAuth(ctx.serviceDid, ctx.resolver) },
+    { auth: viewerAuth(ctx.serviceDid, ctx.resolver, ctx.jwtRefetchMinMs === undefined ? {} : { refetchMinMs: ctx.jwtRefetchMinMs }) },
   )
   const app = express()
   app.disable('x-powered-by')

@@ -33,6 +33,8 @@ export type FeedgenOptions = {
   resolver?: IdentityResolver
   now?: () => number
   popularCacheMs?: number
+  /** Least time between forced key refetches per JWT issuer (default DID_CACHE_FORCED_REFRESH_MIN_MS). */
+  jwtRefetchMinMs?: number
   /** Consumer tuning (tests: fast backoff). */
   consumer?: Partial<Omit<FirehoseConsumerOptions, 'url' | 'cursorStore' | 'handler' | 'verify' | 'resolver'>>
   /** Problems handled without stopping (logs); default: one line on stderr. */
@@ -70,6 +72,7 @@ export async function startFeedgen(config: FeedgenConfig, options: FeedgenOption
     resolver,
     params: { keyword: config.keyword, popularWindowMs: config.popularWindowMs, popularCacheMs: options.popularCacheMs ?? FEEDGEN_POPULAR_CACHE_MS, now },
     memo: createFeedMemo(now),
+    ...(options.jwtRefetchMinMs === undefined ? {} : { jwtRefetchMinMs: options.jwtRefetchMinMs }),
     onInternalError: (err) => onError(err, 'xrpc'),
   })
   const http = app.listen(config.port, config.listenHost)

@@ -14,6 +14,9 @@ import { startFeedgenHarness, SKELETON } from '../helpers/feedgen-harness.ts'
 import type { FeedgenHarness } from '../helpers/feedgen-harness.ts'
 import type { TestAccount } from '../helpers/feed-accounts.ts'
 import { FeedStore } from '../../feedgen/indexer/store.ts'
+import { signingKeyResolver } from '../../feedgen/auth.ts'
+import type { IdentityResolver } from '../../did-resolver/identity-resolver.ts'
+import type { Did } from '../../core/syntax/did.ts'
 
 let h: FeedgenHarness
 let viewer: TestAccount
@@ -71,6 +74,24 @@ test('both audience forms are accepted; a rotated viewer key verifies after one 
   await viewer.rotateSigningKey(h.plc.url)
   const rotated = await h.skeleton('following', { token: h.token(viewer) })
   assert.equal(rotated.status, 200, JSON.stringify(rotated.body))
+})
+
+test('forced key refetches are throttled per issuer (a flood of forged tokens is not a flood of PLC requests)', async () => {
+  let t = 0
+  const calls: string[] = []
+  const fake = {
+    resolveDid: async (did: string) => (calls.push(`cached ${did}`), { signingKey: viewer.signingKey.publicKey, labeler: {} }),
+    refresh: async (did: string) => (calls.push(`refetch ${did}`), { signingKey: viewer.signingKey.publicKey, labeler: {} }),
+  } as unknown as IdentityResolver
+  const resolve = signingKeyResolver(fake, { refetchMinMs: 5_000, now: () => t })
+  const a = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' as Did
+  const b = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb' as Did
+  for (const [did, at] of [[a, 0], [a, 1_000], [b, 1_000], [a, 4_999], [a, 5_000]] as const) {
+    t = at
+    await resolve(did, { forceRefresh: true, keyId: 'atproto' })
+  }
+  assert.deepEqual(calls, [`refetch ${a}`, `cached ${a}`, `refetch ${b}`, `cached ${a}`, `refetch ${a}`])
+  await assert.rejects(resolve(a, { forceRefresh: false, keyId: 'atproto_label' }), { name: 'BadJwtIss' })
 })
 
 test('request parameters: UnknownFeed, limit bounds, malformed cursors', async () => {

@@ -55,6 +55,7 @@ export async function startFeedgenHarness(flags: Partial<FeedgenFlags> = {}): Pr
     const server = await startFeedgen(config, {
       resolver,
       popularCacheMs: 0,
+      jwtRefetchMinMs: 0,
       consumer: { client: { backoffMsMin: 10, backoffMsMax: 50 }, handlerBackoffMsMin: 5, resubscribeDelayMs: 20 },
       onError: (err, where) => void errors.push({ where, err }),
     })
