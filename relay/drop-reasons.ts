@@ -6,6 +6,7 @@
  *   InvalidFrame      bad framing or CBOR, or a text frame
  *   FrameTooLarge     over FRAME_BYTES_MAX
  * Event level (the event is skipped, the host cursor moves past it):
+ *   DuplicateSeq      seq not after the last one on the stream (dropped by the stream client)
  *   InvalidEvent      a field fails the event schema (core/stream/event-parse.ts)
  *   IdentityUnresolved  the DID does not resolve (we never skip the signature check)
  *   WrongHost         the DID document's #atproto_pds is another host (after one forced re-resolve)
@@ -25,6 +26,7 @@ import { isAtfedError } from '../core/errors.ts'
 export const DROP_REASONS = [
   'InvalidFrame',
   'FrameTooLarge',
+  'DuplicateSeq',
   'InvalidEvent',
   'IdentityUnresolved',
   'WrongHost',

@@ -14,7 +14,8 @@
  * 4. in one synchronous step: refuse a repo older than the stored rev (no
  *    rollback); store (rev, commit, data), mark the account active, queue a
  *    `#sync` (CAR = the commit block only) when the rev moved; then replay
- *    the events held while this ran (accept.ts skips what the repo covers).
+ *    the events held while this ran, except those the fetched repo already
+ *    includes (rev not after its rev: the #sync covers them).
  * A failure leaves the account desynchronized; held events are dropped
  * ('AccountDesynchronized') and the next event of the account starts a new
  * attempt once RELAY_RESYNC_RETRY_MS has passed.
@@ -64,7 +65,7 @@ export type ResyncDeps = {
   readonly onError?: (did: Did, err: unknown) => void
 }
 
-export type ResyncStats = { started: number; succeeded: number; failed: number; syncsEmitted: number }
+export type ResyncStats = { started: number; succeeded: number; failed: number; syncsEmitted: number; covered: number }
 
 export class Resyncer implements ResyncControl {
   readonly #deps: ResyncDeps
@@ -75,7 +76,7 @@ export class Resyncer implements ResyncControl {
   readonly #failedAt = new Map<Did, number>()
   #running = 0
   #closed = false
-  readonly stats: ResyncStats = { started: 0, succeeded: 0, failed: 0, syncsEmitted: 0 }
+  readonly stats: ResyncStats = { started: 0, succeeded: 0, failed: 0, syncsEmitted: 0, covered: 0 }
 
   constructor(deps: ResyncDeps) {
     this.#deps = deps
@@ -181,7 +182,14 @@ export class Resyncer implements ResyncControl {
     this.#pending.delete(did)
     const host = this.#deps.hosts.get(account.host)
     if (host === undefined) return
-    for (const checked of held) this.#deps.record(host, this.#deps.replay(host, checked))
+    for (const checked of held) {
+      // A held commit the fetched repo already includes is covered by the #sync: not a drop.
+      if ((checked.kind === 'commit' || checked.kind === 'sync') && checked.event.rev <= (account.rev as string)) {
+        this.stats.covered++
+        continue
+      }
+      this.#deps.record(host, this.#deps.replay(host, checked))
+    }
   }
 
   #dropHeld(did: Did): void {

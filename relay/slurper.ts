@@ -104,8 +104,10 @@ class HostSubscription {
       onConnectionError: (err) => this.ingest.connectionError(err),
     })
     this.#client = client
+    let duplicates = 0
     try {
       for await (const message of client) {
+        duplicates = this.#countDuplicates(client, duplicates)
         await this.#throttle()
         if (this.#stopped) break
         await this.ingest.push(message)
@@ -118,6 +120,13 @@ class HostSubscription {
       client.close()
       this.#client = null
     }
+  }
+
+  /** The client drops events whose seq does not advance; count them as this host's drops. */
+  #countDuplicates(client: SubscriptionClient, seen: number): number {
+    const now = client.stats().duplicates
+    for (let i = seen; i < now; i++) this.#options.hosts.countDrop(this.record, 'DuplicateSeq', 'seq did not advance on the stream')
+    return now
   }
 
   async #throttle(): Promise<void> {

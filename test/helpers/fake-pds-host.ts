@@ -42,6 +42,8 @@ export type FakePdsHost = {
   emit(event: UnsequencedEvent, options?: { once?: boolean }): number
   /** Store and broadcast raw bytes (`seq` if the bytes carry one). */
   emitRaw(bytes: Uint8Array, options?: { seq?: number | null; once?: boolean }): void
+  /** Send the stored frame with this seq again, to live connections only (a stream going backwards). */
+  resend(seq: number): void
   /** Skip seqs (an upstream that jumps forward). */
   skipSeqs(n: number): void
   connections(): number
@@ -140,6 +142,11 @@ export async function startFakePdsHost(): Promise<FakePdsHost> {
       const seq = options.seq ?? null
       if (seq !== null) lastSeq = Math.max(lastSeq, seq)
       broadcast({ seq, bytes, once: options.once === true, sent: false })
+    },
+    resend(seq) {
+      const frame = frames.find((f) => f.seq === seq)
+      if (frame === undefined) throw new Error(`no frame with seq ${seq}`)
+      for (const conn of conns) if (conn.live) conn.ws.send(frame.bytes)
     },
     skipSeqs(n) {
       lastSeq += n

@@ -11,7 +11,9 @@
  *      "forge"?: "signature" | "futureRev" | "prevData"}
  *        a single-create commit; `send: false` applies it to the repo without
  *        sending (a gap in the chain); detached/forged ones do not change the repo
- *   {"host", "replay": label}              the exact event of an earlier label again
+ *   {"host", "replay": label}              the exact event of an earlier label again (new seq)
+ *   {"host", "resendSeq": n}               the frame with upstream seq n again (old seq; the
+ *                                          stream client drops it, counted at the next frame)
  *   {"host", "identity": account, "handle": h | null}
  *   {"host", "account": account, "active": bool, "status"?: s}
  *   {"host", "rawHex": "..."}               raw bytes (malformed CBOR), sent once
@@ -100,6 +102,10 @@ async function runStep(world: World, step: Step): Promise<void> {
   let sent = true
   if (step['commit'] !== undefined) sent = commitStep(world, step, host)
   else if (step['replay'] !== undefined) host.emit(world.labels.get(step['replay'] as string) as UnsequencedCommit)
+  else if (step['resendSeq'] !== undefined) {
+    host.resend(step['resendSeq'] as number)
+    sent = false
+  }
   else if (step['identity'] !== undefined) host.emit(world.accounts.get(step['identity'] as string)!.identityEvent(step['handle'] as string | null))
   else if (step['account'] !== undefined) {
     host.emit(world.accounts.get(step['account'] as string)!.accountEvent(step['active'] as boolean, step['status'] as string | undefined))
