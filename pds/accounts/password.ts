@@ -1,8 +1,8 @@
 /**
  * Account passwords: scrypt (node:crypto, Node's default cost N=16384, r=8,
- * p=1) with a fresh random salt per hash, stored as `<salt hex>:<key hex>`,
- * the reference PDS's format, so a hash moved between implementations still
- * verifies. Comparison is constant-time. Length rules: a new password is at
+ * p=1) with a fresh random salt per hash, stored as `<salt hex>:<key hex>`.
+ * As in the reference PDS, the salt given to scrypt is the hex TEXT (not the
+ * raw bytes), so a hash moved between the implementations still verifies. Comparison is constant-time. Length rules: a new password is at
  * most PDS_PASSWORD_LENGTH_MAX characters (400 `InvalidPassword` beyond);
  * login tolerates up to PDS_LOGIN_PASSWORD_LENGTH_MAX and treats anything
  * longer as wrong, without hashing it.
@@ -16,9 +16,9 @@ import {
   PDS_SCRYPT_SALT_BYTES,
 } from '../../core/limits.ts'
 
-function derive(password: string, salt: Buffer): Promise<Buffer> {
+function derive(password: string, saltHex: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, PDS_SCRYPT_KEY_BYTES, (err, key) => (err ? reject(err) : resolve(key)))
+    scrypt(password, saltHex, PDS_SCRYPT_KEY_BYTES, (err, key) => (err ? reject(err) : resolve(key)))
   })
 }
 
@@ -32,9 +32,9 @@ export function checkNewPassword(password: unknown): string {
 }
 
 export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(PDS_SCRYPT_SALT_BYTES)
-  const key = await derive(password, salt)
-  return `${salt.toString('hex')}:${key.toString('hex')}`
+  const saltHex = randomBytes(PDS_SCRYPT_SALT_BYTES).toString('hex')
+  const key = await derive(password, saltHex)
+  return `${saltHex}:${key.toString('hex')}`
 }
 
 /** True when `password` matches `stored`; false for any malformed input. */
@@ -44,6 +44,6 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (saltHex === undefined || keyHex === undefined || !/^[0-9a-f]+$/.test(saltHex) || !/^[0-9a-f]+$/.test(keyHex)) return false
   const expected = Buffer.from(keyHex, 'hex')
   if (expected.length !== PDS_SCRYPT_KEY_BYTES) return false
-  const actual = await derive(password, Buffer.from(saltHex, 'hex'))
+  const actual = await derive(password, saltHex)
   return timingSafeEqual(actual, expected)
 }
