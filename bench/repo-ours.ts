@@ -9,14 +9,19 @@
  * block re-hashed, full repo check with DID and signing key, copy the
  * reachable blocks, switch the head), fed in 64 KiB pieces as a socket would;
  * the in-memory check is `verifyRepoCarBytes` (same checks, nothing stored).
+ * `openMemoryRepo` is the pure core alone, like the reference: `applyWrites`
+ * reading from and applied to a MemoryBlockMap (blocks removed, then added,
+ * in the order `applyCommit` uses), no store.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { keypairFromPrivateKey } from '../core/crypto/keypair.ts'
+import type { Keypair } from '../core/crypto/keypair.ts'
+import { MemoryBlockMap } from '../core/repo/block-reader.ts'
 import { LevelRepoStore } from '../core/repo/block-store.ts'
-import type { RootDb } from '../core/repo/block-store.ts'
+import type { RepoHead, RootDb } from '../core/repo/block-store.ts'
 import { exportRepoCar } from '../core/repo/export.ts'
 import { importRepoCar } from '../core/repo/import.ts'
 import type { RepoWrite } from '../core/repo/repo-write.ts'
@@ -26,7 +31,7 @@ import type { CommitResult } from '../core/repo/writes.ts'
 import { parseDid } from '../core/syntax/did.ts'
 import { TidClock } from '../core/syntax/tid.ts'
 import { BENCH_DID, signingKeyBytes } from './repo-data.ts'
-import type { RepoDriver } from './repo-driver.ts'
+import type { RepoCommits, RepoDriver } from './repo-driver.ts'
 
 const did = parseDid(BENCH_DID)
 const CAR_FEED_CHUNK_BYTES = 65_536
@@ -54,6 +59,22 @@ async function* chunked(car: Uint8Array): AsyncGenerator<Uint8Array, void, undef
   }
 }
 
+function openMemoryRepo(keypair: Keypair, clock: TidClock): RepoCommits {
+  const blocks = new MemoryBlockMap()
+  let head: RepoHead | null = null
+  const apply = (result: CommitResult) => {
+    for (const cid of result.removedCids) blocks.delete(cid)
+    blocks.addAll(result.newBlocks)
+    head = result.head
+  }
+  apply(createInitialCommit(did, keypair, { clock }))
+  return {
+    async commit(writes) {
+      apply(applyWrites(head, writes as unknown as RepoWrite[], { keypair, did, reader: blocks, clock }))
+    },
+  }
+}
+
 export async function openOursDriver(): Promise<RepoDriver> {
   const keypair = keypairFromPrivateKey('k256', signingKeyBytes())
   const clock = new TidClock({ clockId: 0 })
@@ -70,6 +91,7 @@ export async function openOursDriver(): Promise<RepoDriver> {
       const result = applyWrites(head, writes as unknown as RepoWrite[], { keypair, did, reader: store.readerFor(did), clock })
       await stored(result)
     },
+    openMemoryRepo: () => openMemoryRepo(keypair, clock),
     exportCar: () => exportRepoCar(store, did),
     async importAndVerify(car) {
       imported = await openStore('atfed-bench-import-')

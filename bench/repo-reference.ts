@@ -22,6 +22,7 @@ export async function openReferenceDriver(): Promise<RepoDriver> {
     async commit(writes) {
       repo = await repo.applyWrites(writes as unknown as RecordWriteOp[], keypair)
     },
+    openMemoryRepo: () => null, // `commit` already runs in memory
     exportCar: () => getFullRepo(storage, repo.cid),
     async importAndVerify(car) {
       const verified = await verifyRepoCar(car, BENCH_DID, keypair.did())

@@ -5,6 +5,10 @@
  *
  * 1. build a 10k-record repo in 50 commits of 200 creates → records/s;
  * 2. 1,000 single-create commits into it → commits/s, and p50/p99 per commit;
+ * 2b. the same 1,000 commits through the pure core alone (ours: `applyWrites`
+ *    on a MemoryBlockMap, no store, no fsync): the like-for-like row, since
+ *    the reference runs in memory. The reference's own single-commit run is
+ *    already that, so its numbers from step 2 stand for both rows;
  * 3. export the repo (now 11k records) as a CAR → MB/s of CAR bytes;
  * 4. import + full verify of that CAR → MB/s (ours into a level store, as a
  *    PDS receiving a migrated account; the reference has no store import);
@@ -18,9 +22,11 @@ import { mbPerSecond, percentile, perSecond, timeAsync } from './harness.ts'
 import type { BenchSection, SectionContext, Side } from './harness.ts'
 import { repoSizes, WriteSource } from './repo-data.ts'
 import type { RepoSizes } from './repo-data.ts'
-import type { RepoDriver } from './repo-driver.ts'
+import type { RepoCommits, RepoDriver } from './repo-driver.ts'
 
 const STORAGE_NOTE = 'atfed: LevelDB on disk, one fsync per commit; reference: @atproto/repo MemoryBlockstore (no disk)'
+const MEMORY_NOTE =
+  'both in memory: atfed applyWrites on a MemoryBlockMap (a second repo built with the same records, untimed); reference: its single-commit run above (MemoryBlockstore)'
 const CAR_NOTE = 'MB = 10^6 bytes of CAR; each side exports and verifies its own CAR (same records and tree)'
 const IMPORT_NOTE =
   'atfed: importRepoCar into a fresh LevelDB store (stage, re-hash, full check with DID + key, copy reachable blocks, switch head); reference: verifyRepoCar (in memory, stores nothing)'
@@ -36,7 +42,8 @@ async function runSide(side: Side, context: SectionContext): Promise<void> {
   const sizes = repoSizes(context.quick)
   const driver = await openDriver(side)
   try {
-    await benchWrites(driver, sizes, context)
+    const singleCommitMs = await benchWrites(driver, sizes, context)
+    await benchMemoryCommits(driver, { sizes, context, singleCommitMs })
     const car = await benchExport(driver, context)
     await benchVerify(driver, car, { side, expected: sizes.buildRecords + sizes.singleCommits, context })
   } finally {
@@ -44,7 +51,8 @@ async function runSide(side: Side, context: SectionContext): Promise<void> {
   }
 }
 
-async function benchWrites(driver: RepoDriver, sizes: RepoSizes, context: SectionContext): Promise<void> {
+/** Returns the time of each single-write commit, in ms. */
+async function benchWrites(driver: RepoDriver, sizes: RepoSizes, context: SectionContext): Promise<number[]> {
   const source = new WriteSource()
   const perCommit = sizes.buildRecords / sizes.buildCommits
   context.progress(`building ${sizes.buildRecords} records in ${sizes.buildCommits} commits`)
@@ -55,16 +63,42 @@ async function benchWrites(driver: RepoDriver, sizes: RepoSizes, context: Sectio
   context.record({ name: buildName, value: perSecond(sizes.buildRecords, buildMs), unit: 'records/s', higherIsBetter: true, note: STORAGE_NOTE })
 
   context.progress(`${sizes.singleCommits} single-write commits`)
+  const commitMs = await timeSingleCommits(driver, { source, count: sizes.singleCommits })
+  recordSingleCommits(commitMs, { context, label: '', note: STORAGE_NOTE })
+  return commitMs
+}
+
+async function timeSingleCommits(repo: RepoCommits, { source, count }: { source: WriteSource; count: number }): Promise<number[]> {
   const commitMs: number[] = []
-  for (let i = 0; i < sizes.singleCommits; i++) {
+  for (let i = 0; i < count; i++) {
     const writes = source.batch(1)
-    commitMs.push(await timeAsync(() => driver.commit(writes)))
+    commitMs.push(await timeAsync(() => repo.commit(writes)))
   }
+  return commitMs
+}
+
+function recordSingleCommits(commitMs: number[], { context, label, note }: { context: SectionContext; label: string; note: string }): void {
   const totalMs = commitMs.reduce((a, b) => a + b, 0)
-  const name = `${sizes.singleCommits} single-write commits`
-  context.record({ name, value: perSecond(sizes.singleCommits, totalMs), unit: 'commits/s', higherIsBetter: true, note: STORAGE_NOTE })
-  context.record({ name: 'single-write commit p50', value: percentile(commitMs, 50), unit: 'ms', higherIsBetter: false })
-  context.record({ name: 'single-write commit p99', value: percentile(commitMs, 99), unit: 'ms', higherIsBetter: false })
+  const name = `${commitMs.length} single-write commits${label}`
+  context.record({ name, value: perSecond(commitMs.length, totalMs), unit: 'commits/s', higherIsBetter: true, note })
+  context.record({ name: `single-write commit${label} p50`, value: percentile(commitMs, 50), unit: 'ms', higherIsBetter: false })
+  context.record({ name: `single-write commit${label} p99`, value: percentile(commitMs, 99), unit: 'ms', higherIsBetter: false })
+}
+
+/** Row 2b: ours through the pure core in memory; the reference's step-2 numbers stand for it. */
+async function benchMemoryCommits(
+  driver: RepoDriver,
+  { sizes, context, singleCommitMs }: { sizes: RepoSizes; context: SectionContext; singleCommitMs: number[] },
+): Promise<void> {
+  const label = ', core in memory'
+  const repo = driver.openMemoryRepo()
+  if (repo === null) return recordSingleCommits(singleCommitMs, { context, label, note: MEMORY_NOTE })
+  context.progress(`${sizes.singleCommits} single-write commits in memory (after an untimed ${sizes.buildRecords / 1000}k build)`)
+  const source = new WriteSource()
+  const perCommit = sizes.buildRecords / sizes.buildCommits
+  for (let i = 0; i < sizes.buildCommits; i++) await repo.commit(source.batch(perCommit))
+  const commitMs = await timeSingleCommits(repo, { source, count: sizes.singleCommits })
+  recordSingleCommits(commitMs, { context, label, note: MEMORY_NOTE })
 }
 
 async function benchExport(driver: RepoDriver, context: SectionContext): Promise<Uint8Array> {

@@ -65,6 +65,8 @@ export const CAR_READ_YIELD_BLOCKS = 512
 export const BLOCK_STORE_SCAN_ENTRIES_MAX = 1_000
 /** `writeBlocks` (bulk import) commits a level batch every this many blocks. */
 export const BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX = 1_000
+/** ... or as soon as a batch holds this many bytes of block data (LevelDB's memtable is 4 MiB). */
+export const BLOCK_STORE_WRITE_BATCH_BYTES_MAX = 1_048_576
 
 // Lexicon schemas and validation (core/lexicon/*)
 /** Largest lexicon JSON file read by `loadLexiconDir` (the biggest upstream file is ~40 KB). */
@@ -265,8 +267,6 @@ export const STREAM_HANDSHAKE_TIMEOUT_MS = 10_000
 // Repo import / export and the `atfed car` commands (core/repo/import.ts, export.ts, cli/car.ts)
 /** Most blocks one repo CAR may hold (a 1M-record repo has ~1.3M); past it the import is 'TooManyBlocks'. */
 export const CAR_BLOCKS_MAX = 10_000_000
-/** Repo import writes staged blocks to level in batches of at most this many bytes (and BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX blocks). */
-export const REPO_IMPORT_BATCH_BYTES_MAX = 4 * 1024 * 1024
 /** Export retries this many times to catch a head and a block snapshot that agree, then 'RepoBusy'. */
 export const REPO_EXPORT_SNAPSHOT_TRIES_MAX = 5
 /** `atfed car` checks a CAR file this small in memory; a bigger one goes through a temporary level store. */

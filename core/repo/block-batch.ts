@@ -1,6 +1,6 @@
 /**
  * Collects blocks and hands them to an async writer in batches bounded by
- * BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX blocks and REPO_IMPORT_BATCH_BYTES_MAX
+ * BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX blocks and BLOCK_STORE_WRITE_BATCH_BYTES_MAX
  * bytes, keeping one write in flight while the next batch fills (parsing and
  * hashing a CAR overlaps with level writing on its worker thread). Memory is
  * at most two batches.
@@ -9,7 +9,7 @@
  * in a `finally`), so no write is still running when the caller moves on.
  * A failed write surfaces at the next `add`/`drain`.
  */
-import { BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX, REPO_IMPORT_BATCH_BYTES_MAX } from '../limits.ts'
+import { BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX, BLOCK_STORE_WRITE_BATCH_BYTES_MAX } from '../limits.ts'
 import type { CarBlock } from './car/section.ts'
 
 export class BlockBatch {
@@ -22,7 +22,7 @@ export class BlockBatch {
   async add(block: CarBlock): Promise<void> {
     this.blocks.push(block)
     this.bytes += block.bytes.length
-    if (this.blocks.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX || this.bytes >= REPO_IMPORT_BATCH_BYTES_MAX) {
+    if (this.blocks.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX || this.bytes >= BLOCK_STORE_WRITE_BATCH_BYTES_MAX) {
       await this.send()
     }
   }

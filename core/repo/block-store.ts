@@ -1,12 +1,21 @@
 /**
  * Repo blocks and repo heads for many accounts in one `level` database.
  *
- * Two sublevels of the root db, binary keys and values (see store/keys.ts):
- * blocks under DID ‖ 0x00 ‖ CID, heads under DID. Consequences:
+ * Two key spaces (sublevel prefixes) of the root db, binary keys and values
+ * (see store/keys.ts): blocks under DID ‖ 0x00 ‖ CID, heads under DID.
+ * Consequences:
  * - a full export is one range scan (`iterateBlocks`, `nextv` pages), in CID
  *   order, from an implicit snapshot, so a concurrent commit cannot tear it;
  * - deleting an account is one head delete plus one range delete;
  * - MST reads are synchronous point reads (`getSync`) through `readerFor`.
+ *
+ * Every read and write goes to the root db with the sublevel prefix already
+ * in the key (computed once per DID), never through a sublevel object: a
+ * sublevel re-prefixes every key and routes each read and batch op through
+ * abstract-level's generic option handling, which cost more than LevelDB
+ * itself on import and commit paths. Our ops carry their encodings (`view`)
+ * per op, so the root db's own encodings do not matter and a caller's extra
+ * ops keep theirs.
  *
  * `applyCommit` is THE write: removed blocks, new blocks, the new head and the
  * caller's extra ops (e.g. the sequenced firehose event) go into ONE
@@ -20,24 +29,24 @@
  * COMMIT_BLOCKS_BYTES_MAX. Writers must serialize commits per DID.
  * Nothing here loads a whole repo into memory.
  */
-import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level'
+import type { AbstractBatchOperation } from 'abstract-level'
 import type { Level } from 'level'
 import { assert } from '../errors.ts'
-import { BLOCK_STORE_SCAN_ENTRIES_MAX, BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX } from '../limits.ts'
+import { BLOCK_STORE_SCAN_ENTRIES_MAX, BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX, BLOCK_STORE_WRITE_BATCH_BYTES_MAX } from '../limits.ts'
 import type { CID } from '../data/cid.ts'
 import type { Did } from '../syntax/did.ts'
 import type { BlockReader } from './block-reader.ts'
 import { blocksOf } from './car/section.ts'
 import type { BlockSource, CarBlock } from './car/section.ts'
-import { blockKey, blockKeyPrefix, blockKeyRange, cidFromBlockKey, didKey } from './store/keys.ts'
+import { blockKey, BlockKeys, blockKeyRange, cidFromBlockKey, rootKeyPrefix, scratchBlockKey, withDid } from './store/keys.ts'
 import { decodeRepoHead, encodeRepoHead } from './store/repo-head.ts'
+
 import type { RepoHead } from './store/repo-head.ts'
 
 export type { RepoHead }
-// Any `level` database; encodings are set per sublevel, so the root's do not matter.
+// Any `level` database; encodings are set per op, so the root's do not matter.
 export type RootDb = Level<any, any>
 export type StoreBatchOp = AbstractBatchOperation<RootDb, unknown, unknown>
-type BinarySublevel = AbstractSublevel<RootDb, string | Buffer | Uint8Array, Uint8Array, Uint8Array>
 
 export type CommitWrite = {
   newBlocks: BlockSource
@@ -47,61 +56,79 @@ export type CommitWrite = {
   extra?: StoreBatchOp[]
 }
 
+/** Our keys and values are bytes; given per op and per read, so no option object is cloned. */
 const BINARY = { keyEncoding: 'view', valueEncoding: 'view' } as const
+type BinaryOp =
+  | { type: 'put'; key: Uint8Array; value: Uint8Array; keyEncoding: 'view'; valueEncoding: 'view' }
+  | { type: 'del'; key: Uint8Array; keyEncoding: 'view' }
 const textDecoder = new TextDecoder()
+
+function putOp(key: Uint8Array, value: Uint8Array): BinaryOp {
+  return { type: 'put', key, value, keyEncoding: 'view', valueEncoding: 'view' }
+}
+
+function delOp(key: Uint8Array): BinaryOp {
+  return { type: 'del', key, keyEncoding: 'view' }
+}
 
 export class LevelRepoStore {
   readonly db: RootDb
-  readonly #blocks: BinarySublevel
-  readonly #heads: BinarySublevel
+  /** Root-db key prefixes of the two key spaces (the sublevel prefixes). */
+  readonly #blocks: Uint8Array
+  readonly #heads: Uint8Array
 
   /**
-   * Opens the store's sublevels (the synchronous reads need them fully open).
-   * `name` namespaces the two sublevels, so several stores can share a db.
+   * Waits for the db to open (the synchronous reads need it open). `name`
+   * namespaces the two key spaces (sublevels [name, 'blocks'] and [name,
+   * 'heads']), so several stores can share a db.
    */
   static async open(db: RootDb, options: { name?: string } = {}): Promise<LevelRepoStore> {
     const name = options.name ?? 'repo'
-    const blocks = db.sublevel<Uint8Array, Uint8Array>([name, 'blocks'], BINARY)
-    const heads = db.sublevel<Uint8Array, Uint8Array>([name, 'heads'], BINARY)
-    await Promise.all([blocks.open(), heads.open()])
-    return new LevelRepoStore(db, blocks, heads)
+    const blocks = db.sublevel([name, 'blocks'])
+    const heads = db.sublevel([name, 'heads'])
+    assert(blocks.db === db, 'LevelRepoStore needs the root db, not a sublevel')
+    await Promise.all([blocks.open(), heads.open()]) // waits for the root db, as sublevels do
+    return new LevelRepoStore(db, rootKeyPrefix(blocks.prefix), rootKeyPrefix(heads.prefix))
   }
 
-  private constructor(db: RootDb, blocks: BinarySublevel, heads: BinarySublevel) {
+  private constructor(db: RootDb, blocks: Uint8Array, heads: Uint8Array) {
     this.db = db
     this.#blocks = blocks
     this.#heads = heads
   }
 
   getHead(did: Did): RepoHead | null {
-    const bytes = this.#heads.getSync(didKey(did))
+    const bytes = this.db.getSync(withDid(this.#heads, did, false), BINARY) as Uint8Array | undefined
     return bytes === undefined ? null : decodeRepoHead(bytes)
   }
 
   getBlockSync(did: Did, cid: CID): Uint8Array | undefined {
-    return this.#blocks.getSync(blockKey(blockKeyPrefix(did), cid))
+    return this.db.getSync(blockKey(this.#prefix(did), cid), BINARY) as Uint8Array | undefined
   }
 
   /** A synchronous reader over one repo's blocks, for the MST. */
   readerFor(did: Did): BlockReader {
-    const prefix = blockKeyPrefix(did)
-    const blocks = this.#blocks
-    return { get: (cid: CID) => blocks.getSync(blockKey(prefix, cid)) }
+    const keyFor = scratchBlockKey(this.#prefix(did)) // getSync copies the key before it returns
+    const db = this.db
+    return { get: (cid: CID) => db.getSync(keyFor(cid), BINARY) as Uint8Array | undefined }
   }
 
   /** Several blocks in one call (getBlocks); undefined where missing. */
   async getBlocks(did: Did, cids: readonly CID[]): Promise<(Uint8Array | undefined)[]> {
-    const prefix = blockKeyPrefix(did)
-    return this.#blocks.getMany(cids.map((cid) => blockKey(prefix, cid)))
+    const prefix = this.#prefix(did)
+    return this.db.getMany(
+      cids.map((cid) => blockKey(prefix, cid)),
+      BINARY,
+    ) as Promise<(Uint8Array | undefined)[]>
   }
 
   /** Every block of one repo, in CID order, read in pages from one snapshot. */
   async *iterateBlocks(did: Did): AsyncGenerator<CarBlock, void, undefined> {
-    const prefix = blockKeyPrefix(did)
-    const iterator = this.#blocks.iterator(blockKeyRange(prefix))
+    const prefix = this.#prefix(did)
+    const iterator = this.db.iterator({ ...blockKeyRange(prefix), ...BINARY })
     try {
       for (;;) {
-        const entries = await iterator.nextv(BLOCK_STORE_SCAN_ENTRIES_MAX)
+        const entries = (await iterator.nextv(BLOCK_STORE_SCAN_ENTRIES_MAX)) as Array<[Uint8Array, Uint8Array]>
         if (entries.length === 0) return
         for (const [key, bytes] of entries) yield { cid: cidFromBlockKey(prefix, key), bytes }
       }
@@ -121,39 +148,53 @@ export class LevelRepoStore {
    * Keep each commit's ops together and in order, commits in commit order.
    */
   commitOps(did: Did, write: CommitWrite): StoreBatchOp[] {
-    const prefix = blockKeyPrefix(did)
-    const ops: StoreBatchOp[] = []
-    for (const cid of write.removedCids) {
-      ops.push({ type: 'del', sublevel: this.#blocks, key: blockKey(prefix, cid) })
-    }
-    for (const { cid, bytes } of blocksOf(write.newBlocks)) {
-      ops.push({ type: 'put', sublevel: this.#blocks, key: blockKey(prefix, cid), value: bytes })
-    }
-    ops.push({ type: 'put', sublevel: this.#heads, key: didKey(did), value: encodeRepoHead(write.head) })
+    const keys = new BlockKeys(this.#prefix(did))
+    const ops: Array<BinaryOp | StoreBatchOp> = []
+    for (const cid of write.removedCids) ops.push(delOp(keys.key(cid)))
+    for (const { cid, bytes } of blocksOf(write.newBlocks)) ops.push(putOp(keys.key(cid), bytes))
+    ops.push(putOp(withDid(this.#heads, did, false), encodeRepoHead(write.head)))
     if (write.extra !== undefined) ops.push(...write.extra)
-    return ops
+    return ops as StoreBatchOp[]
   }
 
   /**
-   * Bulk block load (repo import), in batches of BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX.
-   * Not atomic and not durable on its own: finish with `applyCommit` (which
-   * sets the head, syncs the log, and is the point the import becomes real).
-   * Returns the number of blocks written.
+   * Bulk block load (repo import), in batches of at most
+   * BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX blocks and about
+   * BLOCK_STORE_WRITE_BATCH_BYTES_MAX bytes. Not atomic and not durable on its
+   * own: finish with `applyCommit` (which sets the head, syncs the log, and
+   * is the point the import becomes real). Returns the number of blocks written.
    */
   async writeBlocks(did: Did, blocks: Iterable<CarBlock> | AsyncIterable<CarBlock>): Promise<number> {
-    const prefix = blockKeyPrefix(did)
-    let ops: StoreBatchOp[] = []
+    const keys = new BlockKeys(this.#prefix(did))
+    let ops: BinaryOp[] = []
+    let bytes = 0
     let written = 0
-    for await (const { cid, bytes } of blocks) {
-      ops.push({ type: 'put', sublevel: this.#blocks, key: blockKey(prefix, cid), value: bytes })
-      if (ops.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX) {
-        await this.db.batch(ops, { sync: false })
+    for await (const block of blocks) {
+      ops.push(putOp(keys.key(block.cid), block.bytes))
+      bytes += block.bytes.length
+      if (ops.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX || bytes >= BLOCK_STORE_WRITE_BATCH_BYTES_MAX) {
+        await this.db.batch(ops as StoreBatchOp[], { sync: false })
         written += ops.length
+        ops = []
+        bytes = 0
+      }
+    }
+    if (ops.length > 0) await this.db.batch(ops as StoreBatchOp[], { sync: false })
+    return written + ops.length
+  }
+
+  /** Deletes these blocks of one repo (not durable on its own; import clean-up). */
+  async deleteBlocks(did: Did, cids: Iterable<CID>): Promise<void> {
+    const keys = new BlockKeys(this.#prefix(did))
+    let ops: BinaryOp[] = []
+    for (const cid of cids) {
+      ops.push(delOp(keys.key(cid)))
+      if (ops.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX) {
+        await this.db.batch(ops as StoreBatchOp[], { sync: false })
         ops = []
       }
     }
-    if (ops.length > 0) await this.db.batch(ops, { sync: false })
-    return written + ops.length
+    if (ops.length > 0) await this.db.batch(ops as StoreBatchOp[], { sync: false })
   }
 
   /**
@@ -162,18 +203,32 @@ export class LevelRepoStore {
    * calling again finishes the job (it is idempotent).
    */
   async deleteRepo(did: Did, options: { extra?: StoreBatchOp[] } = {}): Promise<void> {
-    const ops: StoreBatchOp[] = [{ type: 'del', sublevel: this.#heads, key: didKey(did) }]
+    const ops: Array<BinaryOp | StoreBatchOp> = [delOp(withDid(this.#heads, did, false))]
     if (options.extra !== undefined) ops.push(...options.extra)
-    await this.db.batch(ops, { sync: true })
-    await this.#blocks.clear(blockKeyRange(blockKeyPrefix(did)))
+    await this.db.batch(ops as StoreBatchOp[], { sync: true })
+    await this.clearBlocks(did)
+  }
+
+  /** Range-deletes every block of one key space, head untouched (not durable on its own). */
+  async clearBlocks(did: Did): Promise<void> {
+    await this.db.clear({ ...blockKeyRange(this.#prefix(did)), keyEncoding: 'view' })
   }
 
   /** Heads in DID order, after `after` (exclusive), at most `limit` (listRepos). */
   async listHeads(options: { after?: Did; limit: number }): Promise<Array<{ did: Did; head: RepoHead }>> {
     assert(Number.isInteger(options.limit) && options.limit > 0, 'listHeads limit must be a positive integer')
     assert(options.limit <= BLOCK_STORE_SCAN_ENTRIES_MAX, 'listHeads limit is over BLOCK_STORE_SCAN_ENTRIES_MAX')
-    const range = options.after === undefined ? {} : { gt: didKey(options.after) }
-    const entries = await this.#heads.iterator({ ...range, limit: options.limit }).all()
-    return entries.map(([key, bytes]) => ({ did: textDecoder.decode(key) as Did, head: decodeRepoHead(bytes) }))
+    const all = blockKeyRange(this.#heads)
+    const from = options.after === undefined ? { gte: all.gte } : { gt: withDid(this.#heads, options.after, false) }
+    const entries = (await this.db.iterator({ ...from, lt: all.lt, limit: options.limit, ...BINARY }).all()) as Array<
+      [Uint8Array, Uint8Array]
+    >
+    const skip = this.#heads.length
+    return entries.map(([key, bytes]) => ({ did: textDecoder.decode(key.subarray(skip)) as Did, head: decodeRepoHead(bytes) }))
+  }
+
+  /** Root-db prefix of one repo's block keys: blocks prefix ‖ DID ‖ 0x00. */
+  #prefix(did: Did): Uint8Array {
+    return withDid(this.#blocks, did, true)
   }
 }

@@ -31,10 +31,11 @@ import { BlockBatch } from './block-batch.ts'
 import type { BlockReader } from './block-reader.ts'
 import type { LevelRepoStore, RepoHead, StoreBatchOp } from './block-store.ts'
 import type { ByteSource } from './car/byte-queue.ts'
+import type { CarBlock } from './car/section.ts'
 import { walkRepoTree } from './repo-walk.ts'
+import { checkCarInMemory } from './import-memory.ts'
 import { bufferSmallCar, stageRepoCar } from './stage-car.ts'
 import type { BufferedCar, ImportedRepo, StageRepoOptions } from './stage-car.ts'
-import { verifyRepoCarBytes } from './verify-repo.ts'
 
 export type ImportRepoOptions = Omit<StageRepoOptions, 'namespace' | 'did'> & {
   /** The account: the repo's commit must be for this DID. */
@@ -45,8 +46,8 @@ export type ImportRepoOptions = Omit<StageRepoOptions, 'namespace' | 'did'> & {
   memoryBytesMax?: number
 }
 
-/** A checked repo, where its blocks can be read, and whether a CID is one of them. */
-type Checked = { repo: ImportedRepo; reader: BlockReader; has(cid: CID): boolean }
+/** A checked repo, its blocks (commit, MST nodes, records; each once), and whether the CAR had a CID. */
+type Checked = { repo: ImportedRepo; repoBlocks: Iterable<CarBlock>; has(cid: CID): boolean }
 
 /** Put in the staging space while copies may exist in the account's key space. */
 const IN_PROGRESS = encodeCborWithCid({ atfedImport: 'in progress' })
@@ -55,26 +56,26 @@ export async function importRepoCar(source: ByteSource, options: ImportRepoOptio
   const { store, did } = options
   const staging = stagingNamespace(did)
   let sweepPending = !(await isEmpty(store.iterateBlocks(staging))) // an earlier import died after step 1
-  if (sweepPending) await store.deleteRepo(staging)
+  if (sweepPending) await store.clearBlocks(staging)
   const before = store.getHead(did)
   let buffered: BufferedCar | null = null
   let keepStaging = false
   try {
     buffered = await bufferSmallCar(source, options.memoryBytesMax ?? REPO_IMPORT_MEMORY_BYTES_MAX)
-    const { repo, reader, has } = await check(buffered, { ...options, namespace: staging })
+    const { repo, repoBlocks, has } = await check(buffered, { ...options, namespace: staging })
     await store.writeBlocks(staging, [IN_PROGRESS])
     keepStaging = true // from here on, a failure may leave copies in the account's key space
-    await copyReachable(store, { reader, to: did, repo })
+    await copyBlocks(store, { to: did, blocks: repoBlocks })
     const head = { commitCid: repo.commitCid, rev: repo.commit.rev, dataCid: repo.root }
     await store.applyCommit(did, { newBlocks: [], removedCids: [], head, extra: options.extra })
-    await dropStale(store, { did, head, has, before: sweepPending ? 'sweep' : before })
+    await dropStale(store, { did, has, before: sweepPending ? 'sweep' : before })
     sweepPending = false
     keepStaging = false
     return repo
   } finally {
     if (buffered?.whole === null) await buffered.close()
     if (!keepStaging) {
-      await store.deleteRepo(staging)
+      await store.clearBlocks(staging)
       if (sweepPending) await store.writeBlocks(staging, [IN_PROGRESS]) // still owed: keep the marker
     }
   }
@@ -87,29 +88,31 @@ export function stagingNamespace(did: Did): Did {
 
 async function check(buffered: BufferedCar, options: StageRepoOptions): Promise<Checked> {
   if (buffered.whole !== null) {
-    const { blockMap, ...repo } = verifyRepoCarBytes(buffered.whole, options)
-    return { repo, reader: blockMap, has: (cid) => blockMap.has(cid) }
+    const { index, ...repo } = checkCarInMemory(buffered.whole, options)
+    return { repo, repoBlocks: index.readBlocks(), has: (cid) => index.has(cid) }
   }
   const { store, namespace } = options
   const repo = await stageRepoCar(buffered.stream, options)
   const has = (cid: CID) => store.getBlockSync(namespace, cid) !== undefined
-  return { repo, reader: store.readerFor(namespace), has }
+  return { repo, repoBlocks: walkRepoBlocks(store.readerFor(namespace), repo), has }
 }
 
-async function copyReachable(
-  store: LevelRepoStore,
-  { reader, to, repo }: { reader: BlockReader; to: Did; repo: ImportedRepo },
-): Promise<void> {
-  const batch = new BlockBatch((blocks) => store.writeBlocks(to, blocks))
+/** The commit block, then every MST node and record block, read back from `reader`. */
+function* walkRepoBlocks(reader: BlockReader, repo: ImportedRepo): Generator<CarBlock, void, undefined> {
+  const commitBytes = reader.get(repo.commitCid)
+  assert(commitBytes !== undefined, 'checked commit block vanished')
+  yield { cid: repo.commitCid, bytes: commitBytes }
+  for (const item of walkRepoTree(reader, repo.root)) {
+    const bytes = item.type === 'node' ? item.bytes : reader.get(item.cid)
+    assert(bytes !== undefined, 'checked record block vanished')
+    yield { cid: item.cid, bytes }
+  }
+}
+
+async function copyBlocks(store: LevelRepoStore, { to, blocks }: { to: Did; blocks: Iterable<CarBlock> }): Promise<void> {
+  const batch = new BlockBatch((some) => store.writeBlocks(to, some))
   try {
-    const commitBytes = reader.get(repo.commitCid)
-    assert(commitBytes !== undefined, 'checked commit block vanished')
-    await batch.add({ cid: repo.commitCid, bytes: commitBytes })
-    for (const item of walkRepoTree(reader, repo.root)) {
-      const bytes = item.type === 'node' ? item.bytes : reader.get(item.cid)
-      assert(bytes !== undefined, 'checked record block vanished')
-      await batch.add({ cid: item.cid, bytes })
-    }
+    for (const block of blocks) await batch.add(block)
     await batch.drain()
   } finally {
     await batch.settle()
@@ -123,10 +126,10 @@ async function copyReachable(
  */
 async function dropStale(
   store: LevelRepoStore,
-  { did, head, has, before }: { did: Did; head: RepoHead; has(cid: CID): boolean; before: RepoHead | null | 'sweep' },
+  { did, has, before }: { did: Did; has(cid: CID): boolean; before: RepoHead | null | 'sweep' },
 ): Promise<void> {
   if (before === null) return
-  const batch = new BlockBatch((stale) => store.applyCommit(did, { newBlocks: [], removedCids: stale.map((b) => b.cid), head }))
+  const batch = new BlockBatch((stale) => store.deleteBlocks(did, stale.map((b) => b.cid)))
   const none = new Uint8Array(0)
   try {
     if (before === 'sweep') {
