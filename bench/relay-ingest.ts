@@ -58,7 +58,7 @@ const TEXT = 'The quick brown fox jumps over the lazy dog; a post of ordinary le
 
 const REF = { uri: 'at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3l6oveex3ii2l', cid: 'bafyreifqsn3t2tneqy6ovfkwsqkqu7h4ccz7vcfvwjmzw4kcbbwm4kfvcu' }
 
-/** A reply with a link facet: ~0.9 KB, like a typical post with metadata. */
+/** A reply with a link facet and a link card: ~1.3 KB, a post with the usual metadata. */
 function post(i: number) {
   return {
     $type: 'app.bsky.feed.post',
@@ -67,6 +67,10 @@ function post(i: number) {
     langs: ['en'],
     reply: { root: REF, parent: REF },
     facets: [{ index: { byteStart: 4, byteEnd: 20 }, features: [{ $type: 'app.bsky.richtext.facet#link', uri: 'https://example.com/some/longer/path?with=query' }] }],
+    embed: {
+      $type: 'app.bsky.embed.external',
+      external: { uri: 'https://example.com/some/longer/path?with=query', title: 'An article about relays and firehoses', description: TEXT },
+    },
   }
 }
 

@@ -23,6 +23,7 @@ import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import express from 'express'
 import { AtfedError } from '../core/errors.ts'
 import { RELAY_SUBSCRIBERS_MAX } from '../core/limits.ts'
@@ -72,6 +73,19 @@ function buildApp(ctx: RelayContext, options: { jetstream: boolean }): express.E
   return app
 }
 
+/**
+ * Each stream server ignores upgrades for paths it does not serve once
+ * another `upgrade` listener exists; this one answers those with a 404.
+ */
+function rejectUnknownUpgrade(paths: readonly string[]): (req: http.IncomingMessage, socket: Duplex) => void {
+  return (req, socket) => {
+    if (paths.includes(new URL(req.url ?? '/', 'http://localhost').pathname)) return
+    const body = JSON.stringify({ error: 'NotFound', message: 'no stream at this path' })
+    socket.on('error', () => {})
+    socket.end(`HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  }
+}
+
 /** Mount the Jetstream endpoint if its module is present (see the module header). */
 async function attachJetstream(server: http.Server, ctx: RelayContext): Promise<(() => Promise<void>) | null> {
   const url = new URL('./jetstream/attach.ts', import.meta.url)
@@ -106,6 +120,7 @@ export async function startRelay(config: RelayConfig, options: RelayContextOptio
     subscribersMax: ctx.tuning.subscribersMax ?? RELAY_SUBSCRIBERS_MAX,
   })
   const closeJetstream = await attachJetstream(server, ctx)
+  server.on('upgrade', rejectUnknownUpgrade(closeJetstream === null ? [SUBSCRIBE_REPOS_PATH] : [SUBSCRIBE_REPOS_PATH, JETSTREAM_PATH]))
   server.on('request', buildApp(ctx, { jetstream: closeJetstream !== null }))
   startIngest(ctx)
   const { port } = server.address() as AddressInfo

@@ -91,6 +91,10 @@ test('plain routes: /, _health, the stream path without an upgrade, the Server h
     assert.equal((await fetch(`${h.relay.url}/subscribe`)).status, 426, 'the Jetstream endpoint is mounted')
   }
   assert.equal((await getJson('/nope')).status, 404)
+  const stray = new WebSocket(`${h.relay.url.replace('http:', 'ws:')}/xrpc/not.a.stream`)
+  stray.on('error', () => {})
+  const status = await new Promise<number>((resolve) => stray.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)))
+  assert.equal(status, 404, 'an upgrade to a path no stream serves')
 })
 
 test('the subscriber cap: past it the upgrade is refused with 503', async () => {

@@ -34,6 +34,7 @@ import { eventPayload } from '../../core/stream/events.ts'
 import type { StreamEvent } from '../../core/stream/events.ts'
 import { TidClock } from '../../core/syntax/tid.ts'
 import { generateKeypair } from '../../core/crypto/keypair.ts'
+import type { RelayTuning } from '../../relay/config.ts'
 import type { FakePdsHost } from '../helpers/fake-pds-host.ts'
 import type { RelayTestAccount, UnsequencedCommit } from '../helpers/relay-accounts.ts'
 import { startRelayHarness } from './relay-harness.ts'
@@ -135,8 +136,8 @@ function describe(world: World, event: StreamEvent): string {
   }
 }
 
-export async function runScenario(scenario: Scenario): Promise<void> {
-  const h = await startRelayHarness({ hosts: scenario.hosts.length })
+export async function runScenario(scenario: Scenario, tuning: Partial<RelayTuning> = {}): Promise<void> {
+  const h = await startRelayHarness({ hosts: scenario.hosts.length, tuning })
   try {
     const world: World = { h, hosts: new Map(), accounts: new Map(), labels: new Map(), revLabels: new Map(), sent: new Map() }
     scenario.hosts.forEach((name, i) => world.hosts.set(name, h.hosts[i] as FakePdsHost))
