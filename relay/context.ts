@@ -57,32 +57,28 @@ export type RelayContext = {
 
 export type RelayContextOptions = { logLine?: (message: string) => void; probe?: HostProbe }
 
-export async function createRelayContext(config: RelayConfig, options: RelayContextOptions = {}): Promise<RelayContext> {
-  const tuning = config.tuning ?? {}
-  const logLine = options.logLine ?? ((message: string) => process.stderr.write(`${message}\n`))
+type Stores = { db: RelayDb; log: LevelEventLog; hosts: HostRegistry; accounts: AccountStore }
+type Core = Stores & { config: RelayConfig; tuning: Partial<RelayTuning>; resolver: IdentityResolver; verifier: EventVerifier; logLine: (message: string) => void }
+
+async function openStores(config: RelayConfig, tuning: Partial<RelayTuning>): Promise<Stores> {
   const db = await openRelayDb(config.dataDir)
   const log = await LevelEventLog.open(db, { sync: tuning.fsync ?? true })
-  const hosts = await HostRegistry.open(db)
-  const accounts = await AccountStore.open(db)
-  const resolver = new IdentityResolver({
+  return { db, log, hosts: await HostRegistry.open(db), accounts: await AccountStore.open(db) }
+}
+
+function newResolver(config: RelayConfig, tuning: Partial<RelayTuning>): IdentityResolver {
+  return new IdentityResolver({
     plcUrl: config.plcUrl,
     allowPrivateAddresses: config.dev,
     ...(config.dnsServers.length > 0 ? { dnsServers: config.dnsServers } : {}),
     ...(tuning.forcedResolveMinMs === undefined ? {} : { cache: { forcedRefreshMinMs: tuning.forcedResolveMinMs } }),
   })
-  const verifier = (tuning.verifyWorkers ?? 0) > 0 ? await startVerifyPool({ workers: tuning.verifyWorkers ?? 1 }) : inlineVerifier()
-  const ctxRef: { ctx: RelayContext | null } = { ctx: null }
-  const sequencer = new Sequencer({
-    db,
-    log,
-    stores: [hosts, accounts],
-    sync: tuning.fsync ?? true,
-    ...(tuning.flushMs === undefined ? {} : { flushMs: tuning.flushMs }),
-    onFatal: (err) => {
-      logLine(`relay: event log write failed, ingest stopped: ${String(err)}`)
-      if (ctxRef.ctx !== null) ctxRef.ctx.fatal = err
-    },
-  })
+}
+
+/** The sequencer, the resync machinery and the ingest deps, wired to each other. */
+function buildIngest(core: Core, onFatal: (err: unknown) => void): { sequencer: Sequencer; resync: Resyncer; ingest: IngestDeps } {
+  const { config, tuning, db, log, hosts, accounts, resolver, verifier, logLine } = core
+  const sequencer = new Sequencer({ db, log, stores: [hosts, accounts], sync: tuning.fsync ?? true, onFatal, ...pick(tuning, ['flushMs']) })
   const emit = (events: UnsequencedEvent[]): void => void sequencer.submit(events)
   const lazy: { ingest: IngestDeps | null } = { ingest: null }
   const resync = new Resyncer({
@@ -104,12 +100,17 @@ export async function createRelayContext(config: RelayConfig, options: RelayCont
     resync,
     sequencer,
     forced: new ForcedResolveGate(tuning.forcedResolveMinMs === undefined ? {} : { minMs: tuning.forcedResolveMinMs }),
-    ...(tuning.pipelineMax === undefined ? {} : { pipelineMax: tuning.pipelineMax }),
+    ...pick(tuning, ['pipelineMax']),
     onBug: (err) => logLine(`relay: internal error in ingest: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
   }
   lazy.ingest = ingest
-  const probe = options.probe ?? describeServerProbe({ dev: config.dev })
-  const slurper = new Slurper({ ingest, hosts, probe, log: logLine, ...pick(tuning, ['backoffMsMin', 'backoffMsMax', 'failuresMax', 'offlineRetryMs']) })
+  return { sequencer, resync, ingest }
+}
+
+/** The slurper (one stream per host) and the crawler (adding hosts). */
+function buildHostSide(core: Core, ingest: IngestDeps, probe: HostProbe): { slurper: Slurper; crawler: HostCrawler } {
+  const { config, tuning, hosts } = core
+  const slurper = new Slurper({ ingest, hosts, probe, log: core.logLine, ...pick(tuning, ['backoffMsMin', 'backoffMsMax', 'failuresMax', 'offlineRetryMs']) })
   const crawler = new HostCrawler({
     hosts,
     probe,
@@ -119,14 +120,27 @@ export async function createRelayContext(config: RelayConfig, options: RelayCont
       await slurper.unsubscribe(record.hostname)
       slurper.subscribe(record)
     },
-    persist: () => sequencer.poke(),
+    persist: () => ingest.sequencer.poke(),
     ...pick(tuning, ['hostsMax', 'newHostsPerDayMax']),
   })
-  const ctx: RelayContext = {
-    config, tuning, db, log, hosts, accounts, resolver, verifier, sequencer, resync, ingest, slurper, crawler, probe, logLine,
-    fatal: null,
-    trimTimer: null,
-  }
+  return { slurper, crawler }
+}
+
+export async function createRelayContext(config: RelayConfig, options: RelayContextOptions = {}): Promise<RelayContext> {
+  const tuning = config.tuning ?? {}
+  const logLine = options.logLine ?? ((message: string) => process.stderr.write(`${message}\n`))
+  const stores = await openStores(config, tuning)
+  const resolver = newResolver(config, tuning)
+  const verifier = (tuning.verifyWorkers ?? 0) > 0 ? await startVerifyPool({ workers: tuning.verifyWorkers ?? 1 }) : inlineVerifier()
+  const core: Core = { ...stores, config, tuning, resolver, verifier, logLine }
+  const ctxRef: { ctx: RelayContext | null } = { ctx: null }
+  const { sequencer, resync, ingest } = buildIngest(core, (err) => {
+    logLine(`relay: event log write failed, ingest stopped: ${String(err)}`)
+    if (ctxRef.ctx !== null) ctxRef.ctx.fatal = err
+  })
+  const probe = options.probe ?? describeServerProbe({ dev: config.dev })
+  const { slurper, crawler } = buildHostSide(core, ingest, probe)
+  const ctx: RelayContext = { ...core, sequencer, resync, ingest, slurper, crawler, probe, fatal: null, trimTimer: null }
   ctxRef.ctx = ctx
   ctx.trimTimer = setInterval(() => void trimExpired(ctx), tuning.trimIntervalMs ?? RELAY_TRIM_INTERVAL_MS)
   ctx.trimTimer.unref()
