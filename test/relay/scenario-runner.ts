@@ -37,6 +37,7 @@ import { generateKeypair } from '../../core/crypto/keypair.ts'
 import type { RelayTuning } from '../../relay/config.ts'
 import type { FakePdsHost } from '../helpers/fake-pds-host.ts'
 import type { RelayTestAccount, UnsequencedCommit } from '../helpers/relay-accounts.ts'
+import { verifyAllOurs } from './firehose-check.ts'
 import { startRelayHarness } from './relay-harness.ts'
 import type { RelayHarness } from './relay-harness.ts'
 
@@ -151,6 +152,8 @@ export async function runScenario(scenario: Scenario, tuning: Partial<RelayTunin
     await new Promise((resolve) => setTimeout(resolve, 50)) // anything extra would show up now
     assert.deepEqual(consumer.events.map((e) => describe(world, e.event)), scenario.expect.output, 'relay output')
     assert.deepEqual(consumer.events.map((e) => e.seq), consumer.events.map((_, i) => i + 1), 'relay seqs are 1..n')
+    const keyOf = (did: string): string => [...world.accounts.values()].find((a) => a.did === did)!.keypair.publicKey.didKey
+    verifyAllOurs(consumer.events, keyOf) // every #commit / #sync served passes our sync-1.1 verification
     for (const [name, host] of world.hosts) {
       assert.deepEqual(h.hostRecord(host).drops, scenario.expect.drops?.[name] ?? {}, `drops on host ${name}`)
     }
