@@ -9,6 +9,7 @@ import { registerPlcCommands } from './plc.ts'
 import { registerDidCommands } from './did.ts'
 import { registerCarCommands } from './car.ts'
 import { registerFeedgenCommands } from './feedgen.ts'
+import { registerLabelerCommands } from './labeler.ts'
 import { registerRelayCommands } from './relay.ts'
 import { registerPdsCommands } from './pds.ts'
 import { registerAccountCommands } from './account.ts'
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerDidCommands(program)
   registerCarCommands(program)
   registerFeedgenCommands(program)
+  registerLabelerCommands(program)
   registerRelayCommands(program)
   registerPdsCommands(program)
   registerAccountCommands(program)

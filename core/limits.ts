@@ -568,3 +568,44 @@ export const PDS_INVITE_CLAIM_HINTS_MAX = 10_000
 // Feed generator service auth (feedgen/auth.ts)
 /** DIDs whose last forced key refetch (a JWT signature failure) is remembered, to throttle refetches per DID. */
 export const FEEDGEN_JWT_REFETCH_TRACKED_MAX = 10_000
+
+// ---- labeler (feedgen/labeler) ----
+/** A label value (`val`): at most this many bytes (lexicon maxLength 128). */
+export const LABEL_VALUE_BYTES_MAX = 128
+/** A label's subject (`uri`: an at-uri or a DID) at most this many bytes (the at-uri limit). */
+export const LABEL_URI_BYTES_MAX = 8_192
+/** queryLabels: `uriPatterns` values per request. */
+export const LABEL_QUERY_PATTERNS_MAX = 50
+/** queryLabels: one uri pattern at most this many bytes. */
+export const LABEL_QUERY_PATTERN_BYTES_MAX = 2_048
+/** queryLabels: `sources` values per request. */
+export const LABEL_QUERY_SOURCES_MAX = 20
+/** queryLabels `limit` (lexicon: 1..250, default 50). */
+export const LABEL_QUERY_LIMIT_MAX = 250
+export const LABEL_QUERY_LIMIT_DEFAULT = 50
+/** queryLabels: index entries examined per request (filtered-out, negated and expired ones count too); then a cursor. */
+export const LABEL_QUERY_SCAN_MAX = 2_500
+/** queryLabels cursor: at most this many characters (it names one index key: uri, src, val). */
+export const LABEL_QUERY_CURSOR_LENGTH_MAX = 16_384
+/** Labels written in one group-commit batch (one `#labels` event each). */
+export const LABEL_WRITE_BATCH_MAX = 500
+/** Label writes waiting for the writer; more is `LabelQueueFull` (back-pressure on the consumer and the admin API). */
+export const LABEL_WRITE_QUEUE_MAX = 10_000
+/** Rules in one rules file. */
+export const LABELER_RULES_MAX = 200
+/** A rules file at most this many bytes. */
+export const LABELER_RULES_FILE_BYTES_MAX = 1_000_000
+/** A text rule's regex source at most this many characters. */
+export const LABELER_RULE_PATTERN_LENGTH_MAX = 512
+/** Only this many UTF-16 units of a post's text are matched (a post's text is at most 3000 bytes; hostile records are cut). */
+export const LABELER_RULE_TEXT_CHARS_MAX = 3_000
+/** DIDs in all account rules together. */
+export const LABELER_RULE_ACCOUNTS_MAX = 100_000
+/** One post's text against every text rule may take this long; then the match worker is killed and restarted, no label. */
+export const LABELER_RULE_MATCH_TIMEOUT_MS = 250
+/** Texts waiting for the match worker. */
+export const LABELER_RULE_QUEUE_MAX = 1_024
+/** Admin createLabel/negateLabel JSON body. */
+export const LABELER_ADMIN_BODY_BYTES_MAX = 16_384
+/** The labeler's PLC identity check/update at start: this many tries. */
+export const LABELER_PLC_TRIES_MAX = 3

@@ -130,13 +130,22 @@ export class LevelEventLog implements EventLog {
   }
 
   appendOps(events: readonly UnsequencedEvent[], options: AppendOptions = {}): PendingAppend {
+    return this.appendFrameOps(events.length, (seq, i) => encodeEventFrame(withSeq(events[i] as UnsequencedEvent, seq)), options)
+  }
+
+  /**
+   * `appendOps` for a stream whose frames are not repo events (the labeler's
+   * `#labels`): `encode(seq, i)` builds the complete frame of the i-th of
+   * `count` entries with the seq it was given. Same contract as `appendOps`.
+   */
+  appendFrameOps(count: number, encode: (seq: number, index: number) => Uint8Array, options: AppendOptions = {}): PendingAppend {
     if (this.#closed) throw new AtfedError('EventLogClosed', 'the event log is closed')
-    assert(events.length >= 1 && events.length <= EVENT_LOG_APPEND_EVENTS_MAX, 'append takes 1..EVENT_LOG_APPEND_EVENTS_MAX events')
+    assert(count >= 1 && count <= EVENT_LOG_APPEND_EVENTS_MAX, 'append takes 1..EVENT_LOG_APPEND_EVENTS_MAX events')
     const first = this.#allocated + 1
-    const last = this.#allocated + events.length
+    const last = this.#allocated + count
     if (last > STREAM_SEQ_MAX) throw new AtfedError('SeqExhausted', 'the event log has used every seq below 2^53')
     // Encode before allocating: a FrameTooLarge here burns no seq.
-    const frames = events.map((event, i) => encodeEventFrame(withSeq(event, first + i)))
+    const frames = Array.from({ length: count }, (_, i) => encode(first + i, i))
     const timeMs = Math.max(options.timeMs ?? this.#now(), this.#lastTimeMs)
     this.#lastTimeMs = timeMs
     this.#allocated = last
