@@ -16,8 +16,10 @@
  *    'ChainBroken': the account becomes desynchronized and a resync starts
  *    (the #sync it ends with covers this commit). An account's first commit
  *    seen is taken as is (it verified alone).
- * 4. `#sync`: rev after the stored rev, else 'RevReplay' (a rollback or a
- *    repeat); then it becomes the stored state.
+ * 4. `#sync`: the stored commit declared again passes unchanged (a PDS
+ *    sends one after an account's first commit); an older rev, or the same
+ *    rev with another commit, is 'RevReplay' (a rollback attempt); a newer
+ *    one becomes the stored state.
  * 5. `#account`: the upstream status is stored and the relay's own view goes
  *    out (local takedown wins; a desynchronized account says so).
  * 6. `#identity`: passes (handle already settled by verify.ts).
@@ -73,6 +75,10 @@ function acceptRepoEvent(host: HostRecord, checked: Checked & { kind: 'commit' |
     return deps.resync.hold(account, checked) ? { kind: 'held' } : dropped('AccountDesynchronized', `${did} awaits a resync`)
   }
   const { rev } = checked.event
+  if (checked.kind === 'sync' && rev === account.rev && sameCid(checked.commit, account.commit)) {
+    // The state we hold, declared again (a PDS follows a new account's first commit with it): passes, nothing changes.
+    return { kind: 'accepted', event: checked.event }
+  }
   if (account.rev !== null && rev <= account.rev) return dropped('RevReplay', `rev ${rev} is not after the stored ${account.rev}`)
   if (checked.kind === 'commit' && account.rev !== null) {
     const { since, prevData } = checked.event

@@ -12,9 +12,10 @@
  */
 import type { Keypair } from '../../core/crypto/keypair.ts'
 import { generateKeypair } from '../../core/crypto/keypair.ts'
+import { MemoryBlockMap } from '../../core/repo/block-reader.ts'
 import { encodeCarBytes } from '../../core/repo/car/writer.ts'
 import type { RepoWrite } from '../../core/repo/repo-write.ts'
-import { applyWrites } from '../../core/repo/writes.ts'
+import { applyWrites, createInitialCommit } from '../../core/repo/writes.ts'
 import type { CommitResult } from '../../core/repo/writes.ts'
 import type { CommitEvent, UnsequencedEvent } from '../../core/stream/events.ts'
 import { datetimeFromDate } from '../../core/syntax/datetime.ts'
@@ -35,6 +36,10 @@ export type RelayTestAccount = {
   readonly rotation: Keypair
   readonly repo: MemoryRepo
   host: FakePdsHost
+  /** The repo's first commit (since null, no prevData), as a new account's PDS emits it. */
+  readonly initial: { event: UnsequencedCommit; result: CommitResult }
+  /** `#sync` declaring the repo's current commit. */
+  syncEvent(): UnsequencedEvent
   /** A create of a fresh record, applied to the repo. */
   commit(writes?: RepoWrite[]): { event: UnsequencedCommit; result: CommitResult }
   /** Built on the current head but not stored (options: another key, another clock). */
@@ -76,6 +81,8 @@ export async function createRelayTestAccount(plcUrl: string, host: FakePdsHost, 
   if (posted.status !== 200) throw new Error(`PLC refused the genesis op: ${JSON.stringify(posted.body)}`)
   let lastOp: PlcOperation = genesis.op
   const repo = new MemoryRepo(genesis.did, keypair, new TidClock())
+  // Replace the constructor's first commit with one whose event we keep.
+  const initialResult = repo.store(createInitialCommit(genesis.did, keypair, { clock: repo.clock }))
   const serve = (on: FakePdsHost): void => void on.repos.set(genesis.did, () => encodeCarBytes(repo.head.commitCid, repo.blocks))
   serve(host)
   const update = async (change: { pds?: string; signingKey?: string }): Promise<void> => {
@@ -91,6 +98,12 @@ export async function createRelayTestAccount(plcUrl: string, host: FakePdsHost, 
     rotation,
     repo,
     host,
+    initial: { event: commitEventOf(genesis.did, initialResult), result: initialResult },
+    syncEvent() {
+      const { commitCid } = repo.head
+      const blocks = encodeCarBytes(commitCid, new MemoryBlockMap().set(commitCid, repo.blocks.get(commitCid) as Uint8Array))
+      return { t: '#sync', did: genesis.did, rev: repo.head.rev, blocks, time: datetimeFromDate(new Date()) }
+    },
     commit(writes = freshWrites()) {
       const result = repo.apply(writes)
       return { event: commitEventOf(genesis.did, result), result }

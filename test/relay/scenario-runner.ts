@@ -11,6 +11,8 @@
  *      "forge"?: "signature" | "futureRev" | "prevData"}
  *        a single-create commit; `send: false` applies it to the repo without
  *        sending (a gap in the chain); detached/forged ones do not change the repo
+ *   {"host", "initial": account, "label"?}  the repo's first commit (since null, no prevData)
+ *   {"host", "sync": account, "label"?}    #sync of the repo's current commit
  *   {"host", "replay": label}              the exact event of an earlier label again (new seq)
  *   {"host", "resendSeq": n}               the frame with upstream seq n again (old seq; the
  *                                          stream client drops it, counted at the next frame)
@@ -31,7 +33,7 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { encodeMessageFrame } from '../../core/stream/frames.ts'
 import { eventPayload } from '../../core/stream/events.ts'
-import type { StreamEvent } from '../../core/stream/events.ts'
+import type { StreamEvent, UnsequencedEvent } from '../../core/stream/events.ts'
 import { TidClock } from '../../core/syntax/tid.ts'
 import { generateKeypair } from '../../core/crypto/keypair.ts'
 import type { RelayTuning } from '../../relay/config.ts'
@@ -64,7 +66,7 @@ type World = {
   h: RelayHarness
   hosts: Map<string, FakePdsHost>
   accounts: Map<string, RelayTestAccount>
-  labels: Map<string, UnsequencedCommit>
+  labels: Map<string, UnsequencedEvent>
   /** rev → label, per DID. */
   revLabels: Map<string, string>
   sent: Map<FakePdsHost, number>
@@ -103,7 +105,18 @@ async function runStep(world: World, step: Step): Promise<void> {
   const host = world.hosts.get(step.host as string) as FakePdsHost
   let sent = true
   if (step['commit'] !== undefined) sent = commitStep(world, step, host)
-  else if (step['replay'] !== undefined) host.emit(world.labels.get(step['replay'] as string) as UnsequencedCommit)
+  else if (step['replay'] !== undefined) host.emit(world.labels.get(step['replay'] as string) as UnsequencedEvent)
+  else if (step['initial'] !== undefined) {
+    const account = world.accounts.get(step['initial'] as string) as RelayTestAccount
+    const label = (step['label'] as string | undefined) ?? `#${world.labels.size}`
+    world.labels.set(label, account.initial.event)
+    world.revLabels.set(`${account.did} ${account.initial.event.rev}`, label)
+    host.emit(account.initial.event)
+  } else if (step['sync'] !== undefined) {
+    const event = world.accounts.get(step['sync'] as string)!.syncEvent()
+    if (step['label'] !== undefined) world.labels.set(step['label'] as string, event)
+    host.emit(event)
+  }
   else if (step['resendSeq'] !== undefined) {
     host.resend(step['resendSeq'] as number)
     sent = false
