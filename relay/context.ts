@@ -100,6 +100,7 @@ function buildIngest(core: Core, onFatal: (err: unknown) => void): { sequencer: 
     resync,
     sequencer,
     forced: new ForcedResolveGate(tuning.forcedResolveMinMs === undefined ? {} : { minMs: tuning.forcedResolveMinMs }),
+    dev: config.dev,
     ...pick(tuning, ['pipelineMax']),
     onBug: (err) => logLine(`relay: internal error in ingest: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
   }

@@ -33,7 +33,7 @@ import type { AccountStore } from './accounts.ts'
 import { dropReasonForVerifyError } from './drop-reasons.ts'
 import type { DropReason } from './drop-reasons.ts'
 import type { ForcedResolveGate } from './forced-resolve.ts'
-import { hostOfEndpoint } from './hosts/host-name.ts'
+import { hostOfEndpoint, hostsMatch } from './hosts/host-name.ts'
 import type { HostName } from './hosts/host-name.ts'
 import type { EventVerifier, VerifiedSummary } from './verifier.ts'
 
@@ -51,6 +51,8 @@ export type CheckDeps = {
   readonly verifier: EventVerifier
   readonly accounts: AccountStore
   readonly forced: ForcedResolveGate
+  /** The dev flag: loopback spellings of one host match (hosts/host-name.ts hostsMatch). */
+  readonly dev?: boolean
 }
 
 export function drop(reason: DropReason, did: Did | null, detail: string): Drop {
@@ -110,14 +112,15 @@ async function checkAuthority(host: HostName, did: Did, deps: CheckDeps): Promis
   } catch (err) {
     return drop('IdentityUnresolved', did, errorText(err))
   }
-  if (hostOfEndpoint(identity.pds) === host) return { kind: 'ok', identity }
+  const names = (pds: string | null): boolean => hostsMatch(hostOfEndpoint(pds), host, { dev: deps.dev === true })
+  if (names(identity.pds)) return { kind: 'ok', identity }
   if (deps.forced.allow(did)) {
     try {
       identity = await deps.resolver.refresh(did)
     } catch (err) {
       return drop('IdentityUnresolved', did, errorText(err))
     }
-    if (hostOfEndpoint(identity.pds) === host) return { kind: 'ok', identity }
+    if (names(identity.pds)) return { kind: 'ok', identity }
   }
   return drop('WrongHost', did, `the DID document names ${identity.pds ?? 'no PDS'}, not ${host}`)
 }

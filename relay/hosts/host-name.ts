@@ -78,6 +78,26 @@ export function hostStreamUrl(address: HostAddress): string {
   return `${address.secure ? 'wss' : 'ws'}://${address.hostname}/xrpc/com.atproto.sync.subscribeRepos`
 }
 
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * Whether a DID document's PDS host names the host that sent an event. Equal
+ * names, or, with the dev flag only, two loopback spellings with the same
+ * port (`localhost:2583` and `127.0.0.1:2583`: a local PDS may announce
+ * either while the relay was told the other).
+ */
+export function hostsMatch(a: HostName | null, b: HostName, options: { dev: boolean }): boolean {
+  if (a === b) return true
+  if (a === null || !options.dev) return false
+  const split = (h: string): [string, string] => {
+    const colon = h.lastIndexOf(':')
+    return colon > h.lastIndexOf(']') ? [h.slice(0, colon), h.slice(colon + 1)] : [h, '']
+  }
+  const [nameA, portA] = split(a)
+  const [nameB, portB] = split(b)
+  return portA === portB && LOOPBACK_NAMES.has(nameA) && LOOPBACK_NAMES.has(nameB)
+}
+
 /** Loopback/private literal addresses and `localhost` (refused by requestCrawl without the dev flag). */
 export function isLocalHostName(hostname: HostName): boolean {
   const bare = hostname.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')

@@ -13,7 +13,8 @@ import {
 } from '../../core/limits.ts'
 import { relayConfigFrom } from '../../relay/config.ts'
 import { applyLimitsChange, defaultHostLimits, parseLimitsChange } from '../../relay/hosts/host-limits.ts'
-import { hostOfEndpoint, hostStreamUrl, parseHostInput } from '../../relay/hosts/host-name.ts'
+import { hostOfEndpoint, hostsMatch, hostStreamUrl, parseHostInput } from '../../relay/hosts/host-name.ts'
+import type { HostName } from '../../relay/hosts/host-name.ts'
 import { HostRateLimiter } from '../../relay/hosts/rate-limiter.ts'
 
 test('host names: accepted forms normalise to one key', () => {
@@ -47,6 +48,18 @@ test('host names: refused without the dev flag, by error name', () => {
 test('host names: the dev flag allows loopback, ports and plain http', () => {
   assert.deepEqual(parseHostInput('http://127.0.0.1:2583', { dev: true }), { hostname: '127.0.0.1:2583', secure: false })
   assert.deepEqual(parseHostInput('localhost:2583', { dev: true }), { hostname: 'localhost:2583', secure: true })
+})
+
+test('host match: equal names; loopback spellings of one port only in dev', () => {
+  const h = (s: string) => s as HostName
+  assert.ok(hostsMatch(h('pds.example.com'), h('pds.example.com'), { dev: false }))
+  assert.ok(!hostsMatch(h('pds.example.com'), h('other.example.com'), { dev: true }))
+  assert.ok(!hostsMatch(null, h('pds.example.com'), { dev: true }))
+  assert.ok(hostsMatch(h('localhost:2583'), h('127.0.0.1:2583'), { dev: true }))
+  assert.ok(hostsMatch(h('[::1]:2583'), h('localhost:2583'), { dev: true }))
+  assert.ok(!hostsMatch(h('localhost:2583'), h('127.0.0.1:2583'), { dev: false }))
+  assert.ok(!hostsMatch(h('localhost:2583'), h('127.0.0.1:2584'), { dev: true }))
+  assert.ok(!hostsMatch(h('localhost'), h('127.0.0.1:80'), { dev: true }))
 })
 
 test('default limits: new hosts start small, trusted hosts get the trusted rates', () => {
