@@ -475,6 +475,8 @@ export const RELAY_RESYNC_TIMEOUT_MS = 60_000
 export const RELAY_RESYNC_RETRY_MS = 60_000
 /** Events of one account held while its resync runs (replayed after it); past it they are dropped. */
 export const RELAY_RESYNC_BUFFER_EVENTS_MAX = 100
+/** Events held for all resyncs together (~4 KB each). */
+export const RELAY_RESYNC_HELD_EVENTS_MAX = 10_000
 /** A forced DID re-resolution (WrongHost check) happens at most this often per DID. */
 export const RELAY_FORCED_RESOLVE_MIN_MS = 5_000
 export const RELAY_FORCED_RESOLVE_ENTRIES_MAX = 10_000

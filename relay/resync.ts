@@ -21,8 +21,9 @@
  * attempt once RELAY_RESYNC_RETRY_MS has passed.
  *
  * Bounded: RELAY_RESYNC_CONCURRENCY fetches at once, RELAY_RESYNC_QUEUE_MAX
- * accounts waiting (past it, the next event of the account asks again), and
- * RELAY_RESYNC_BUFFER_EVENTS_MAX held events per account. A restart loses the
+ * accounts waiting (past it, the next event of the account asks again),
+ * RELAY_RESYNC_BUFFER_EVENTS_MAX held events per account and
+ * RELAY_RESYNC_HELD_EVENTS_MAX in all. A restart loses the
  * held events and the queue, not the desynchronized mark (it is stored), so
  * the account's next event restarts the resync.
  */
@@ -30,6 +31,7 @@ import {
   RELAY_RESYNC_BUFFER_EVENTS_MAX,
   RELAY_RESYNC_CAR_BYTES_MAX,
   RELAY_RESYNC_CONCURRENCY,
+  RELAY_RESYNC_HELD_EVENTS_MAX,
   RELAY_RESYNC_QUEUE_MAX,
   RELAY_RESYNC_RETRY_MS,
   RELAY_RESYNC_TIMEOUT_MS,
@@ -75,6 +77,8 @@ export class Resyncer implements ResyncControl {
   readonly #queue: Did[] = []
   readonly #failedAt = new Map<Did, number>()
   #running = 0
+  /** Events held over all pending accounts. */
+  #heldTotal = 0
   #closed = false
   readonly stats: ResyncStats = { started: 0, succeeded: 0, failed: 0, syncsEmitted: 0, covered: 0 }
 
@@ -100,8 +104,9 @@ export class Resyncer implements ResyncControl {
       held = this.#pending.get(account.did)
       if (held === undefined) return false
     }
-    if (held.length >= RELAY_RESYNC_BUFFER_EVENTS_MAX) return false
+    if (held.length >= RELAY_RESYNC_BUFFER_EVENTS_MAX || this.#heldTotal >= RELAY_RESYNC_HELD_EVENTS_MAX) return false
     held.push(checked)
+    this.#heldTotal++
     return true
   }
 
@@ -178,8 +183,7 @@ export class Resyncer implements ResyncControl {
       this.stats.syncsEmitted++
     }
     this.stats.succeeded++
-    const held = this.#pending.get(did) ?? []
-    this.#pending.delete(did)
+    const held = this.#take(did)
     const host = this.#deps.hosts.get(account.host)
     if (host === undefined) return
     for (const checked of held) {
@@ -192,9 +196,16 @@ export class Resyncer implements ResyncControl {
     }
   }
 
-  #dropHeld(did: Did): void {
+  /** The account's held events, no longer pending. */
+  #take(did: Did): Checked[] {
     const held = this.#pending.get(did) ?? []
     this.#pending.delete(did)
+    this.#heldTotal -= held.length
+    return held
+  }
+
+  #dropHeld(did: Did): void {
+    const held = this.#take(did)
     const host = this.#hostOf(did)
     if (host === undefined) return
     for (const _ of held) this.#deps.record(host, { kind: 'dropped', reason: 'AccountDesynchronized', detail: `resync of ${did} failed` })
