@@ -584,6 +584,7 @@ export const LABEL_QUERY_PATTERN_BYTES_MAX = 2_048
 export const LABEL_QUERY_SOURCES_MAX = 20
 /** queryLabels `limit` (lexicon: 1..250, default 50). */
 export const LABEL_QUERY_LIMIT_MAX = 250
+/** queryLabels `limit` when none is given (lexicon default). */
 export const LABEL_QUERY_LIMIT_DEFAULT = 50
 /** queryLabels: index entries examined per request (filtered-out, negated and expired ones count too); then a cursor. */
 export const LABEL_QUERY_SCAN_MAX = 2_500

@@ -117,6 +117,22 @@ test('a catastrophic regex on a hostile text times out; the worker is replaced a
   }
 })
 
+test('a stalled main thread does not turn a fast match into a timeout (the deadline is the worker time)', async () => {
+  const matcher = new TextMatcher([{ pattern: 'spam', flags: 'i' }], { timeoutMs: 50 })
+  try {
+    await matcher.match('warm up')
+    const answer = matcher.match('SPAM')
+    const until = Date.now() + 300
+    while (Date.now() < until) {
+      // busy: the timer and the worker's answer both wait for this loop
+    }
+    assert.deepEqual(await answer, [0])
+    assert.equal(matcher.stats().timeouts, 0)
+  } finally {
+    await matcher.close()
+  }
+})
+
 test('the matcher queue is bounded (RuleQueueFull); close answers what waits', async () => {
   const matcher = new TextMatcher([{ pattern: '(a+)+$', flags: '' }], { timeoutMs: 10_000, queueMax: 3 })
   const hostile = 'a'.repeat(40) + '!'
