@@ -97,9 +97,3 @@ export function hostsMatch(a: HostName | null, b: HostName, options: { dev: bool
   const [nameB, portB] = split(b)
   return portA === portB && LOOPBACK_NAMES.has(nameA) && LOOPBACK_NAMES.has(nameB)
 }
-
-/** Loopback/private literal addresses and `localhost` (refused by requestCrawl without the dev flag). */
-export function isLocalHostName(hostname: HostName): boolean {
-  const bare = hostname.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
-  return bare === 'localhost' || bare.endsWith('.localhost') || isIP(bare) !== 0
-}
