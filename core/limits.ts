@@ -271,8 +271,10 @@ export const CAR_BLOCKS_MAX = 10_000_000
 export const REPO_EXPORT_SNAPSHOT_TRIES_MAX = 5
 /** `atfed car` checks a CAR file this small in memory; a bigger one goes through a temporary level store. */
 export const CAR_CLI_MEMORY_BYTES_MAX = 32 * 1024 * 1024
-/** Repo import checks a CAR this small in memory (several times faster); a bigger one is staged through level. */
+/** Repo import checks a CAR this small in memory (several times faster); a bigger one is streamed through level. */
 export const REPO_IMPORT_MEMORY_BYTES_MAX = 16 * 1024 * 1024
+/** A bigger CAR streams straight into the account's key space when that holds at most this many blocks (else it is staged). */
+export const REPO_IMPORT_DIRECT_PRIOR_BLOCKS_MAX = 10_000
 
 // PDS (pds/; reference packages/pds config, account-manager, api/com/atproto/*)
 /** Writes queued behind one repo's write lock; past it a write is refused with 503 `RepoBusy`. */

@@ -137,6 +137,21 @@ export class LevelRepoStore {
     }
   }
 
+  /** The CIDs of one repo's blocks, in CID order, in pages, keys only (from one snapshot). */
+  async *iterateCids(did: Did): AsyncGenerator<CID[], void, undefined> {
+    const prefix = this.#prefix(did)
+    const iterator = this.db.keys({ ...blockKeyRange(prefix), keyEncoding: 'view' })
+    try {
+      for (;;) {
+        const keys = (await iterator.nextv(BLOCK_STORE_SCAN_ENTRIES_MAX)) as Uint8Array[]
+        if (keys.length === 0) return
+        yield keys.map((key) => cidFromBlockKey(prefix, key))
+      }
+    } finally {
+      await iterator.close()
+    }
+  }
+
   /** One atomic, durable batch: removed blocks, new blocks, head, extra ops. */
   async applyCommit(did: Did, write: CommitWrite): Promise<void> {
     await this.db.batch(this.commitOps(did, write), { sync: true })
@@ -163,38 +178,49 @@ export class LevelRepoStore {
    * BLOCK_STORE_WRITE_BATCH_BYTES_MAX bytes. Not atomic and not durable on its
    * own: finish with `applyCommit` (which sets the head, syncs the log, and
    * is the point the import becomes real). Returns the number of blocks written.
+   * Chained batches: for thousands of ops they cost less than an array batch,
+   * which clones every op object.
    */
   async writeBlocks(did: Did, blocks: Iterable<CarBlock> | AsyncIterable<CarBlock>): Promise<number> {
     const keys = new BlockKeys(this.#prefix(did))
-    let ops: BinaryOp[] = []
+    let batch = this.db.batch()
     let bytes = 0
     let written = 0
-    for await (const block of blocks) {
-      ops.push(putOp(keys.key(block.cid), block.bytes))
-      bytes += block.bytes.length
-      if (ops.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX || bytes >= BLOCK_STORE_WRITE_BATCH_BYTES_MAX) {
-        await this.db.batch(ops as StoreBatchOp[], { sync: false })
-        written += ops.length
-        ops = []
-        bytes = 0
+    try {
+      for await (const block of blocks) {
+        batch.put(keys.key(block.cid), block.bytes, BINARY)
+        bytes += block.bytes.length
+        if (batch.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX || bytes >= BLOCK_STORE_WRITE_BATCH_BYTES_MAX) {
+          written += batch.length
+          await batch.write({ sync: false })
+          batch = this.db.batch()
+          bytes = 0
+        }
       }
+      written += batch.length
+      if (batch.length > 0) await batch.write({ sync: false })
+      return written
+    } finally {
+      await batch.close() // no-op once written; releases a batch a failed source left open
     }
-    if (ops.length > 0) await this.db.batch(ops as StoreBatchOp[], { sync: false })
-    return written + ops.length
   }
 
   /** Deletes these blocks of one repo (not durable on its own; import clean-up). */
   async deleteBlocks(did: Did, cids: Iterable<CID>): Promise<void> {
     const keys = new BlockKeys(this.#prefix(did))
-    let ops: BinaryOp[] = []
-    for (const cid of cids) {
-      ops.push(delOp(keys.key(cid)))
-      if (ops.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX) {
-        await this.db.batch(ops as StoreBatchOp[], { sync: false })
-        ops = []
+    let batch = this.db.batch()
+    try {
+      for (const cid of cids) {
+        batch.del(keys.key(cid), BINARY)
+        if (batch.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX) {
+          await batch.write({ sync: false })
+          batch = this.db.batch()
+        }
       }
+      if (batch.length > 0) await batch.write({ sync: false })
+    } finally {
+      await batch.close()
     }
-    if (ops.length > 0) await this.db.batch(ops as StoreBatchOp[], { sync: false })
   }
 
   /**

@@ -12,14 +12,13 @@
  * 36-byte CID) rather than a string per lookup: the check does ~4 lookups
  * per block, and building a key string for each cost more than the lookup.
  * Equal numbers are compared byte for byte (chained), so a collision, even a
- * crafted one, only costs a comparison. Other CIDs (not 36 bytes) go in a
- * string-keyed map; the store never takes them, and the check never reaches
- * them through the MST (links and values are 36-byte CIDs).
+ * crafted one, only costs a comparison. The CAR parser only passes blessed
+ * 36-byte CIDs, so other CIDs are simply absent.
  */
-import { AtfedError } from '../errors.ts'
+import { AtfedError, assert } from '../errors.ts'
 import { CAR_BLOCKS_MAX } from '../limits.ts'
+import { CID_BINARY_BYTES } from '../data/cid.ts'
 import type { CID } from '../data/cid.ts'
-import { cidKey } from './block-reader.ts'
 import type { BlockReader } from './block-reader.ts'
 import { iterateCarBytes } from './car/decode.ts'
 import { singleRoot } from './car/header.ts'
@@ -28,21 +27,15 @@ import type { ImportedRepo } from './stage-car.ts'
 import { verifyRepoBlocks } from './verify-repo.ts'
 import type { RepoCheckOptions } from './verify-repo.ts'
 
-const INDEXED_CID_BYTES = 36
 type Slot = { block: CarBlock; read: boolean; next: Slot | null }
 
 export class ReadTrackingBlocks implements BlockReader {
   readonly #slots = new Map<number, Slot>()
-  readonly #odd = new Map<string, Slot>()
 
-  /** Adds a block (first copy wins; the caller has checked it hashes to its CID). */
+  /** Adds a block (first copy wins; the caller has checked it hashes to its 36-byte CID). */
   add(block: CarBlock): void {
     const bytes = block.cid.bytes
-    if (bytes.length !== INDEXED_CID_BYTES) {
-      const key = cidKey(block.cid)
-      if (!this.#odd.has(key)) this.#odd.set(key, { block, read: false, next: null })
-      return
-    }
+    assert(bytes.length === CID_BINARY_BYTES, 'CAR blocks have 36-byte CIDs')
     const key = digestNumber(bytes)
     const first = this.#slots.get(key)
     if (first !== undefined && find(first, bytes) !== undefined) return
@@ -57,8 +50,9 @@ export class ReadTrackingBlocks implements BlockReader {
     return slot.block.bytes
   }
 
-  has(cid: CID): boolean {
-    return this.#slot(cid) !== undefined
+  /** True when `get` has returned this block (after a passed check: it is part of the repo). */
+  wasRead(cid: CID): boolean {
+    return this.#slot(cid)?.read === true
   }
 
   /** Every block `get` has returned, each once. */
@@ -66,12 +60,11 @@ export class ReadTrackingBlocks implements BlockReader {
     for (const head of this.#slots.values()) {
       for (let slot: Slot | null = head; slot !== null; slot = slot.next) if (slot.read) yield slot.block
     }
-    for (const slot of this.#odd.values()) if (slot.read) yield slot.block
   }
 
   #slot(cid: CID): Slot | undefined {
     const bytes = cid.bytes
-    if (bytes.length !== INDEXED_CID_BYTES) return this.#odd.get(cidKey(cid))
+    if (bytes.length !== CID_BINARY_BYTES) return undefined
     const first = this.#slots.get(digestNumber(bytes))
     return first === undefined ? undefined : find(first, bytes)
   }

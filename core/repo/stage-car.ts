@@ -7,7 +7,9 @@
  * of its own (`namespace`), in bounded batches (block-batch.ts), then runs the
  * full repo check (verify-repo.ts) reading the blocks back with synchronous
  * point reads. Only two write batches and one MST node per layer are ever in
- * memory, whatever the repo size.
+ * memory, whatever the repo size. `streamCarInto` is its first half alone,
+ * for import.ts's direct path (blocks streamed into the account's own key
+ * space, checked through a reader of its own).
  *
  * `bufferSmallCar` reads a source up to `bytesMax`: a CAR that fits is
  * returned whole (checking it in memory is several times faster than through
@@ -16,12 +18,13 @@
  */
 import { AtfedError } from '../errors.ts'
 import { CAR_BLOCKS_MAX } from '../limits.ts'
+import type { CID } from '../data/cid.ts'
 import type { Did } from '../syntax/did.ts'
 import { BlockBatch } from './block-batch.ts'
 import type { LevelRepoStore } from './block-store.ts'
 import type { ByteSource } from './car/byte-queue.ts'
 import { readCarWithSingleRoot } from './car/reader.ts'
-import type { ReadCarOptions } from './car/section.ts'
+import type { CarBlock, ReadCarOptions } from './car/section.ts'
 import { verifyRepoBlocks } from './verify-repo.ts'
 import type { CarStats, RepoCheckOptions, VerifiedRepo } from './verify-repo.ts'
 
@@ -36,25 +39,38 @@ export type StageRepoOptions = RepoCheckOptions &
 export type ImportedRepo = VerifiedRepo & CarStats
 
 export async function stageRepoCar(source: ByteSource, options: StageRepoOptions): Promise<ImportedRepo> {
-  const { store, namespace } = options
+  const { root, blocks, bytes } = await streamCarInto(source, options)
+  const verified = verifyRepoBlocks(options.store.readerFor(options.namespace), root, options)
+  return { ...verified, blocks, bytes }
+}
+
+/**
+ * Streams a CAR's blocks (re-hashed by the reader; at most `blocksMax`:
+ * 'TooManyBlocks') into `namespace`, each block also shown to `onBlock`;
+ * returns its root and size. Checks nothing about the repo.
+ */
+export async function streamCarInto(
+  source: ByteSource,
+  options: Omit<StageRepoOptions, keyof RepoCheckOptions> & { onBlock?: (block: CarBlock) => void },
+): Promise<{ root: CID } & CarStats> {
+  const { store, namespace, onBlock } = options
   const blocksMax = options.blocksMax ?? CAR_BLOCKS_MAX
   const counter = { bytes: 0 }
   const input = source instanceof Uint8Array ? source : countBytes(source, counter)
   const car = await readCarWithSingleRoot(input, { blockBytesMax: options.blockBytesMax })
-  const batch = new BlockBatch((blocks) => store.writeBlocks(namespace, blocks))
+  const batch = new BlockBatch((some) => store.writeBlocks(namespace, some))
   let blocks = 0
   try {
     for await (const block of car.blocks) {
       if (++blocks > blocksMax) throw new AtfedError('TooManyBlocks', `CAR has more than ${blocksMax} blocks`)
+      onBlock?.(block)
       await batch.add(block)
     }
     await batch.drain()
   } finally {
     await batch.settle()
   }
-  const verified = verifyRepoBlocks(store.readerFor(namespace), car.root, options)
-  const bytes = source instanceof Uint8Array ? source.length : counter.bytes
-  return { ...verified, blocks, bytes }
+  return { root: car.root, blocks, bytes: source instanceof Uint8Array ? source.length : counter.bytes }
 }
 
 /** `close()` releases the source even if `stream` is never read to the end. */
