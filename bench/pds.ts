@@ -2,8 +2,10 @@
  * PDS over HTTP (issue 4's benchmark): createRecord records/s with p50/p99
  * latency for one client and for CONCURRENT_CLIENTS clients (on as many
  * accounts, and all on one account), getRepo MB/s on a REPO_RECORDS-record
- * repo, and firehose fan-out of live #commit events to FANOUT_SUBSCRIBERS
- * WebSocket subscribers (in their own process, stream-fanout-clients.ts).
+ * repo, and firehose fan-out to FANOUT_SUBSCRIBERS WebSocket subscribers
+ * (in their own process, stream-fanout-clients.ts): a replay of every stored
+ * #commit from cursor 0 (the server's fan-out), and live events while
+ * clients write (bound by the write rate).
  * The PDS runs as `atfed pds` in a child process (pds-driver.ts) with rate
  * limits off; every request must succeed or the section fails.
  *
@@ -23,6 +25,7 @@ const REPO_RECORDS = 10_000
 const APPLY_WRITES_PER_CALL = 200
 const FANOUT_SUBSCRIBERS = 100
 const GET_REPO_ROUNDS = 3
+const WARMUP_CREATES = 100
 
 export const REFERENCE_FROM_ISSUE =
   'ref (issue text, same machine; NOT measured in this run): createRecord 32–41 records/s, p50 27–96 ms; target ≥ 5× (≥ 205 records/s) with p99 < 20 ms'
@@ -36,31 +39,54 @@ function recordBurst(context: SectionContext, label: string, burst: { ms: number
   context.record({ name: `createRecord ${label} p99`, value: percentile(latencies, 99), unit: 'ms', higherIsBetter: false })
 }
 
-async function fanOut(context: SectionContext, url: string, writers: readonly Account[], events: number): Promise<void> {
-  const wsUrl = `${url.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos`
+/**
+ * FANOUT_SUBSCRIBERS WebSocket clients in their own process; `cursor`
+ * null = live. `act` runs once all are connected; resolves with the ms from
+ * then until every subscriber had `events` messages.
+ */
+async function timeFanOut(url: string, options: { cursor: number | null; events: number; act: () => Promise<unknown> }): Promise<number> {
+  const query = options.cursor === null ? '' : `?cursor=${options.cursor}`
+  const wsUrl = `${url.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos${query}`
   const clientsFile = join(import.meta.dirname, 'stream-fanout-clients.ts')
-  const child = spawn(process.execPath, ['--import', 'tsx', clientsFile, wsUrl, String(FANOUT_SUBSCRIBERS), String(events)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const args = ['--import', 'tsx', clientsFile, wsUrl, String(FANOUT_SUBSCRIBERS), String(options.events)]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
   const next = async (): Promise<string> => ((await lines.next()).value as string | undefined) ?? 'eof'
   try {
-    if ((await next()) !== 'ready') throw new Error('fan-out subscribers did not start')
     const start = nowMs()
-    await createBurst(url, writers, { clients: CONCURRENT_CLIENTS, count: events })
-    const done = await next()
+    const first = await next()
+    // A replay may finish before every client has even reported `ready`.
+    if (first !== 'ready' && !first.startsWith('done')) throw new Error(`fan-out subscribers did not start: ${first}`)
+    await options.act()
+    const done = first.startsWith('done') ? first : await next()
     if (!done.startsWith('done')) throw new Error(`fan-out subscribers failed: ${done}`)
-    const ms = nowMs() - start
-    context.record({
-      name: `firehose fan-out to ${FANOUT_SUBSCRIBERS} subscribers`,
-      value: perSecond(events, ms),
-      unit: 'events/s',
-      higherIsBetter: true,
-      note: `live #commit events from ${CONCURRENT_CLIENTS} writing clients; time from the first write until every subscriber had every event`,
-    })
+    return nowMs() - start
   } finally {
     child.kill()
   }
+}
+
+async function fanOut(context: SectionContext, url: string, writers: readonly Account[], options: { live: number; stored: number }): Promise<void> {
+  const replayMs = await timeFanOut(url, { cursor: 0, events: options.stored, act: async () => {} })
+  context.record({
+    name: `firehose replay to ${FANOUT_SUBSCRIBERS} subscribers`,
+    value: perSecond(options.stored, replayMs),
+    unit: 'events/s',
+    higherIsBetter: true,
+    note: `${options.stored} stored #commit events replayed from cursor 0 to each of ${FANOUT_SUBSCRIBERS} subscribers (separate process), connect included; events/s per subscriber (× ${FANOUT_SUBSCRIBERS} deliveries)`,
+  })
+  const liveMs = await timeFanOut(url, {
+    cursor: null,
+    events: options.live,
+    act: () => createBurst(url, writers, { clients: CONCURRENT_CLIENTS, count: options.live }),
+  })
+  context.record({
+    name: `firehose live fan-out to ${FANOUT_SUBSCRIBERS} subscribers`,
+    value: perSecond(options.live, liveMs),
+    unit: 'events/s',
+    higherIsBetter: true,
+    note: `live #commit events while ${CONCURRENT_CLIENTS} clients write: bound by the write rate; time from the first write until every subscriber had every event`,
+  })
 }
 
 async function runOurs(context: SectionContext): Promise<void> {
@@ -72,7 +98,7 @@ async function runOurs(context: SectionContext): Promise<void> {
     const accounts: Account[] = []
     for (let i = 0; i < CONCURRENT_CLIENTS + 2; i++) accounts.push(await createAccount(pds.url, `bench${i}.test`))
     const [one, big, ...many] = accounts as [Account, Account, ...Account[]]
-    for (let i = 0; i < 100; i++) await createRecord(pds.url, one, i) // warm-up
+    for (let i = 0; i < WARMUP_CREATES; i++) await createRecord(pds.url, one, i)
     context.progress(`${creates} creates, one client`)
     recordBurst(context, '1 client', await createBurst(pds.url, [one], { clients: 1, count: creates }))
     context.progress(`${creates} creates, ${CONCURRENT_CLIENTS} clients on ${many.length} accounts`)
@@ -95,7 +121,9 @@ async function runOurs(context: SectionContext): Promise<void> {
     })
 
     context.progress(`fan-out to ${FANOUT_SUBSCRIBERS} subscribers`)
-    await fanOut(context, pds.url, many, context.quick ? 200 : 1_000)
+    // Every create and applyWrites call above is exactly one stored #commit (account events come on top).
+    const stored = WARMUP_CREATES + 3 * creates + Math.ceil(repoRecords / APPLY_WRITES_PER_CALL)
+    await fanOut(context, pds.url, many, { live: context.quick ? 200 : 1_000, stored })
     context.info(REFERENCE_FROM_ISSUE)
   } finally {
     await pds.stop()

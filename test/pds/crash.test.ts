@@ -74,9 +74,11 @@ async function spawnPds(dataDir: string, port: number, plcUrl: string): Promise<
 }
 
 /** Clients create records until `stop()`; returns what was acknowledged. */
-function burst(url: string, accounts: readonly Account[], round: number): { stop(): Promise<Acked[]> } {
+function burst(url: string, accounts: readonly Account[], round: number): { firstAck: Promise<void>; stop(): Promise<Acked[]> } {
   const acked: Acked[] = []
   let stopped = false
+  let acknowledged!: () => void
+  const firstAck = new Promise<void>((resolve) => (acknowledged = resolve))
   const client = async (c: number) => {
     const account = accounts[c % accounts.length]!
     for (let i = 0; !stopped; i++) {
@@ -89,6 +91,7 @@ function burst(url: string, accounts: readonly Account[], round: number): { stop
         assert.equal(reply.status, 200, JSON.stringify(reply.body))
         const path = String(reply.body.uri).split('/').slice(3).join('/')
         acked.push({ path, did: account.did, cid: reply.body.cid, commit: reply.body.commit.cid })
+        acknowledged()
       } catch (err) {
         if (stopped || (err as Error).name !== 'AssertionError') return // the server died mid-request
         throw err
@@ -97,6 +100,7 @@ function burst(url: string, accounts: readonly Account[], round: number): { stop
   }
   const running = Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)))
   return {
+    firstAck,
     stop: async () => {
       stopped = true
       await running
@@ -183,12 +187,11 @@ describe('PDS crash (SIGKILL during a write burst)', () => {
           }
         }
         const writers = burst(url, accounts, round)
-        await new Promise((resolve) => setTimeout(resolve, 150 + rng.int(500)))
+        await writers.firstAck // a cold child may take a while for its first write; the kill point counts from there
+        await new Promise((resolve) => setTimeout(resolve, 50 + rng.int(500)))
         child.kill('SIGKILL')
         await exited
-        const roundAcked = await writers.stop()
-        assert.ok(roundAcked.length > 0, 'some writes were acknowledged before the kill')
-        acked.push(...roundAcked)
+        acked.push(...(await writers.stop()))
       } finally {
         child.kill('SIGKILL')
       }
