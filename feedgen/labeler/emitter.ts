@@ -12,7 +12,8 @@
  */
 import type { Keypair } from '../../core/crypto/keypair.ts'
 import { AtfedError } from '../../core/errors.ts'
-import { datetimeFromDate, parseDatetime } from '../../core/syntax/datetime.ts'
+import { datetimeFromDate, datetimeToMs, parseDatetime } from '../../core/syntax/datetime.ts'
+import type { Datetime } from '../../core/syntax/datetime.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { parseLabelCid, parseLabelSubject, parseLabelValue } from './label.ts'
 import type { SignedLabel, UnsignedLabel } from './label.ts'
@@ -38,34 +39,46 @@ export class LabelEmitter {
     this.#now = options.now ?? Date.now
   }
 
-  /** The checked, unsigned label for a request (cts = now). */
-  build(request: LabelRequest, neg = false): UnsignedLabel {
+  /**
+   * The checked, unsigned label for a request. `cts` is now, or 1 ms after
+   * `after` (the triple's current label) when that one is not older — a
+   * label and its negation in the same millisecond: "the latest cts wins"
+   * must hold for our own labels.
+   */
+  build(request: LabelRequest, options: { neg?: boolean; after?: SignedLabel | null } = {}): UnsignedLabel {
     const uri = parseLabelSubject(request.uri)
     const label: { -readonly [K in keyof UnsignedLabel]: UnsignedLabel[K] } = {
       ver: 1,
       src: this.did,
       uri,
       val: parseLabelValue(request.val),
-      cts: datetimeFromDate(new Date(this.#now())),
+      cts: this.#ctsAfter(options.after ?? null),
     }
     if (request.cid !== undefined) label.cid = parseLabelCid(request.cid, uri)
-    if (neg) label.neg = true
+    if (options.neg === true) label.neg = true
     if (request.exp !== undefined) label.exp = parseDatetime(request.exp)
     return label
   }
 
-  /** Sign and store; `outcomes` line up with `requests` (requests dropped by the pre-check read `exists`). */
+  #ctsAfter(previous: SignedLabel | null): Datetime {
+    const previousMs = previous === null ? -Infinity : datetimeToMs(previous.cts)
+    return datetimeFromDate(new Date(Math.max(this.#now(), previousMs + 1)))
+  }
+
+  /** Sign and store; `outcomes` line up with `requests` (requests dropped by the `new-for-cid` pre-check read `exists`). */
   async emit(requests: readonly LabelRequest[], options: { when: WriteCondition; cursor?: () => number | null }): Promise<WriteResult> {
-    const labels = requests.map((r) => this.build(r))
-    const present =
-      options.when === 'new-for-cid' ? await Promise.all(labels.map((l) => this.#store.current(l.uri, l.src, l.val))) : labels.map(() => null)
-    const fresh = labels.flatMap((label, i) => {
+    const probes = requests.map((r) => this.build(r))
+    const present = await Promise.all(probes.map((l) => this.#store.current(l.uri, l.src, l.val)))
+    const fresh = probes.flatMap((label, i) => {
       const current = present[i] ?? null
-      return current !== null && current.cid === label.cid ? [] : [i]
+      return options.when === 'new-for-cid' && current !== null && current.cid === label.cid ? [] : [i]
     })
-    const writes = fresh.map((i) => ({ label: signLabel(labels[i] as UnsignedLabel, this.#key), when: options.when }))
+    const writes = fresh.map((i) => {
+      const label = { ...(probes[i] as UnsignedLabel), cts: this.#ctsAfter(present[i] ?? null) }
+      return { label: signLabel(label, this.#key), when: options.when }
+    })
     const result = await this.#store.write(writes, options.cursor === undefined ? {} : { cursor: options.cursor })
-    const outcomes: WriteOutcome[] = labels.map((_, i) => ({ written: false, reason: 'exists', current: present[i] ?? null }))
+    const outcomes: WriteOutcome[] = probes.map((_, i) => ({ written: false, reason: 'exists', current: present[i] ?? null }))
     fresh.forEach((i, k) => {
       outcomes[i] = result.outcomes[k] as WriteOutcome
     })
@@ -76,7 +89,7 @@ export class LabelEmitter {
   async negate(request: { readonly uri: string; readonly val: string }): Promise<{ label: SignedLabel; seq: number }> {
     const probe = this.build(request)
     const current = await this.#store.current(probe.uri, probe.src, probe.val)
-    const neg = this.build({ uri: request.uri, val: request.val, ...(current?.cid === undefined ? {} : { cid: current.cid }) }, true)
+    const neg = this.build({ uri: request.uri, val: request.val, ...(current?.cid === undefined ? {} : { cid: current.cid }) }, { neg: true, after: current })
     const { outcomes } = await this.#store.write([{ label: signLabel(neg, this.#key), when: 'active' }])
     const outcome = outcomes[0]
     if (outcome === undefined || !outcome.written) {

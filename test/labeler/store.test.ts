@@ -90,10 +90,13 @@ describe('label store', () => {
 
   test('a negation needs an active label, is signed, carries the cid, and keeps a replayed rule label away', async () => {
     await assert.rejects(f.emitter.negate({ uri: post(3), val: 'spam' }), { name: 'LabelNotFound' })
-    await f.emitter.emit([{ uri: post(3), cid: CID_A, val: 'spam' }], { when: 'new-for-cid' })
+    const labeled = await f.emitter.emit([{ uri: post(3), cid: CID_A, val: 'spam' }], { when: 'new-for-cid' })
     assert.equal((await query(f, { uriPatterns: post(3) })).labels.length, 1)
     const { label } = await f.emitter.negate({ uri: post(3), val: 'spam' })
     assert.equal(label.neg, true)
+    // The clock stands still here: the negation is still later ("the latest cts wins").
+    const labeledCts = (labeled.outcomes[0] as { label: { cts: string } }).label.cts
+    assert.equal(Date.parse(label.cts), Date.parse(labeledCts) + 1)
     assert.equal(label.cid, CID_A)
     assert.equal(verifyLabel(label, KEY.publicKey), true)
     assert.equal((await query(f, { uriPatterns: post(3) })).labels.length, 0)
