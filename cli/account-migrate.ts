@@ -229,7 +229,12 @@ async function copyPreferences(sides: Sides): Promise<string> {
   }
 }
 
-async function plcToken(opts: MigrateOptions, oldPds: XrpcClient, did: Did): Promise<string> {
+/** The PLC operation token `oldPds` issued for `did`: the flag, that PDS's --dev admin route, or the prompt. */
+export async function plcToken(
+  opts: Pick<MigrateOptions, 'plcToken' | 'fromAdminPassword' | 'readToken'>,
+  oldPds: XrpcClient,
+  did: Did,
+): Promise<string> {
   if (opts.plcToken !== undefined) return opts.plcToken
   if (opts.fromAdminPassword !== undefined) {
     const basic = Buffer.from(`admin:${opts.fromAdminPassword}`).toString('base64')

@@ -11,6 +11,7 @@
  * route when it runs with --dev (--from-admin-password), or else read from
  * stdin. --plc (env ATFED_PLC_URL, default https://plc.directory) is read
  * to keep recovery keys and extra services across the move.
+ * recovery-key add/show, backup, recover: cli/recovery/commands.ts.
  * create: prints `{did, handle}`. list: one JSON line per account
  * (sync.listRepos, with handle and email from admin.getAccountInfos when the
  * PDS has it).
@@ -21,6 +22,7 @@ import { AtfedError } from '../core/errors.ts'
 import { PDS_LIST_REPOS_LIMIT_MAX } from '../core/limits.ts'
 import { XrpcClient, XrpcClientError } from '../core/xrpc/client.ts'
 import { migrateAccount } from './account-migrate.ts'
+import { registerRecoveryCommands } from './recovery/commands.ts'
 
 const DEFAULT_PLC_URL = 'https://plc.directory'
 /** listRepos pages `account list` reads at most (a million accounts). */
@@ -142,4 +144,5 @@ export function registerAccountCommands(program: Command): void {
     .requiredOption('--pds <url>', 'the PDS')
     .requiredOption('--admin-password <password>', 'the PDS admin password')
     .action((flags: { pds: string; adminPassword: string }) => list(flags))
+  registerRecoveryCommands(account, { readToken: readTokenFromStdin })
 }

@@ -614,3 +614,25 @@ export const LABELER_RULE_QUEUE_MAX = 1_024
 export const LABELER_ADMIN_BODY_BYTES_MAX = 16_384
 /** The labeler's PLC identity check/update at start: this many tries. */
 export const LABELER_PLC_TRIES_MAX = 3
+
+// Account recovery and backups (cli/recovery/*, pds/migration/rotation-key-auth.ts)
+/** `atfed account backup`: largest repo CAR fetched (full or `since` diff) and held in memory to merge and verify. */
+export const BACKUP_REPO_CAR_BYTES_MAX = 1_073_741_824
+/** `atfed account backup`: time limit for one getRepo transfer. */
+export const BACKUP_REPO_TRANSFER_TIMEOUT_MS = 30 * 60 * 1000
+/** `atfed account backup`: largest blob fetched (the reference distro's upload limit is 100 MiB). */
+export const BACKUP_BLOB_BYTES_MAX = 104_857_600
+/** `atfed account backup`: listBlobs page size (the lexicon's maximum). */
+export const BACKUP_BLOBS_PAGE_LIMIT = 1_000
+/** `atfed account backup`: listBlobs pages read at most (bounds a server that never ends its cursor). */
+export const BACKUP_BLOB_PAGES_MAX = 10_000
+/** A backup manifest (or recovery state file) larger than this is refused as corrupt. */
+export const BACKUP_MANIFEST_BYTES_MAX = 64 * 1_048_576
+/** A recovery-key file larger than this is refused (one private multikey and two comment lines). */
+export const RECOVERY_KEY_FILE_BYTES_MAX = 4_096
+/** Lifetime of the rotation-key-signed createAccount token `atfed account recover` mints. */
+export const RECOVERY_CREATE_TOKEN_LIFETIME_S = 120
+/** Least time between two redraws of a CLI progress line. */
+export const PROGRESS_REDRAW_MS_MIN = 100
+/** Lines a progress display writes at most when stderr is not a terminal (then one per tenth). */
+export const PROGRESS_LOG_LINES_MAX = 10

@@ -22,10 +22,14 @@
  * the DID's document (cached; fetched fresh once when the signature fails,
  * core/crypto/jwt-verify-key.ts). No token, or one for another DID → 401
  * `AuthenticationRequired`; a bad token → 401 with the JWT check's name
- * (`BadJwtSignature`, `JwtExpired`, `BadJwtAudience`, ...).
+ * (`BadJwtSignature`, `JwtExpired`, `BadJwtAudience`, ...). When the
+ * signature is not the `#atproto` key's (or the document has no usable
+ * `#atproto` key), a did:plc token signed by one of the DID's current PLC
+ * rotation keys is accepted too (recovery without the old PDS:
+ * rotation-key-auth.ts).
  */
-import { AtfedError } from '../../core/errors.ts'
-import { createServiceJwt, parseDidReference, verifyServiceJwt } from '../../core/crypto/jwt.ts'
+import { AtfedError, isAtfedError } from '../../core/errors.ts'
+import { createServiceJwt, parseDidReference, verifyServiceJwt, type VerifiedServiceJwt } from '../../core/crypto/jwt.ts'
 import type { PublicKey } from '../../core/crypto/key-types.ts'
 import { SERVICE_JWT_LIFETIME_DEFAULT_S, SERVICE_JWT_LIFETIME_MAX_S, SERVICE_JWT_NO_LXM_LIFETIME_MAX_S } from '../../core/limits.ts'
 import type { Did } from '../../core/syntax/did.ts'
@@ -33,6 +37,7 @@ import { parseAuthorization } from '../../core/xrpc/auth-header.ts'
 import type { AccessCredentials } from '../auth/verifier.ts'
 import type { PdsContext } from '../context.ts'
 import { freshIdentity } from './did-check.ts'
+import { verifyRotationKeyToken } from './rotation-key-auth.ts'
 
 export const CREATE_ACCOUNT_NSID = 'com.atproto.server.createAccount'
 
@@ -125,19 +130,27 @@ async function accountKey(ctx: Pick<PdsContext, 'idResolver'>, did: Did, forceRe
 
 /** createAccount with an existing `did`: the caller must prove control of it (see the module header). */
 export async function verifyMigrationToken(
-  ctx: Pick<PdsContext, 'idResolver' | 'serviceDid'>,
+  ctx: Pick<PdsContext, 'idResolver' | 'serviceDid' | 'plc'>,
   authorization: string | undefined,
   did: Did,
 ): Promise<void> {
   const auth = parseAuthorization(authorization)
   if (auth === null || auth.scheme !== 'Bearer') throw missingAuth(did)
-  const verified = await verifyServiceJwt(auth.token, {
-    audience: [ctx.serviceDid, `${ctx.serviceDid}#atproto_pds`],
-    lxm: CREATE_ACCOUNT_NSID,
-    resolveSigningKey: async (iss, { forceRefresh, keyId }) => {
-      if (keyId !== 'atproto') throw new AtfedError('BadJwtIss', 'only the #atproto key signs for an account')
-      return accountKey(ctx, iss, forceRefresh)
-    },
-  })
+  const audience = [ctx.serviceDid, `${ctx.serviceDid}#atproto_pds`]
+  let verified: VerifiedServiceJwt
+  try {
+    verified = await verifyServiceJwt(auth.token, {
+      audience,
+      lxm: CREATE_ACCOUNT_NSID,
+      resolveSigningKey: async (iss, { forceRefresh, keyId }) => {
+        if (keyId !== 'atproto') throw new AtfedError('BadJwtIss', 'only the #atproto key signs for an account')
+        return accountKey(ctx, iss, forceRefresh)
+      },
+    })
+  } catch (err) {
+    // Not the #atproto key's signature, or no usable #atproto key: a rotation key may still prove control.
+    if (!isAtfedError(err, 'BadJwtSignature') && !isAtfedError(err, 'BadJwtIss')) throw err
+    verified = await verifyRotationKeyToken(ctx, auth.token, { did, audience, lxm: CREATE_ACCOUNT_NSID })
+  }
   if (verified.iss !== did) throw missingAuth(did)
 }
