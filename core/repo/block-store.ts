@@ -124,13 +124,22 @@ export class LevelRepoStore {
 
   /** Every block of one repo, in CID order, read in pages from one snapshot. */
   async *iterateBlocks(did: Did): AsyncGenerator<CarBlock, void, undefined> {
+    for await (const page of this.iterateBlockPages(did)) yield* page
+  }
+
+  /**
+   * `iterateBlocks` a page at a time (at most BLOCK_STORE_SCAN_ENTRIES_MAX
+   * blocks each): one async step per page instead of per block, for export.
+   * The snapshot is taken by the first `next()`.
+   */
+  async *iterateBlockPages(did: Did): AsyncGenerator<CarBlock[], void, undefined> {
     const prefix = this.#prefix(did)
     const iterator = this.db.iterator({ ...blockKeyRange(prefix), ...BINARY })
     try {
       for (;;) {
         const entries = (await iterator.nextv(BLOCK_STORE_SCAN_ENTRIES_MAX)) as Array<[Uint8Array, Uint8Array]>
         if (entries.length === 0) return
-        for (const [key, bytes] of entries) yield { cid: cidFromBlockKey(prefix, key), bytes }
+        yield entries.map(([key, bytes]) => ({ cid: cidFromBlockKey(prefix, key), bytes }))
       }
     } finally {
       await iterator.close()

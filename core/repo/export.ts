@@ -19,7 +19,7 @@ import type { LevelRepoStore, RepoHead } from './block-store.ts'
 import { writeCar } from './car/writer.ts'
 import type { CarBlock } from './car/section.ts'
 
-type Snapshot = { head: RepoHead; commitBytes: Uint8Array; first: CarBlock | null; rest: AsyncGenerator<CarBlock, void> }
+type Snapshot = { head: RepoHead; commitBytes: Uint8Array; first: CarBlock[]; rest: AsyncGenerator<CarBlock[], void> }
 
 export async function* exportRepoCar(store: LevelRepoStore, did: Did): AsyncGenerator<Uint8Array, void, undefined> {
   const snapshot = await openSnapshot(store, did)
@@ -34,24 +34,43 @@ async function openSnapshot(store: LevelRepoStore, did: Did): Promise<Snapshot> 
   for (let attempt = 0; attempt < REPO_EXPORT_SNAPSHOT_TRIES_MAX; attempt++) {
     const head = store.getHead(did)
     if (head === null) throw new AtfedError('RepoNotFound', `no repo for ${did}`)
-    const rest = store.iterateBlocks(did)
+    const rest = store.iterateBlockPages(did)
     const step = await rest.next() // the scan's snapshot is taken here
     const commitBytes = store.getBlockSync(did, head.commitCid)
     const now = store.getHead(did)
     if (commitBytes !== undefined && now !== null && now.commitCid.equals(head.commitCid)) {
-      return { head, commitBytes, first: step.done === true ? null : step.value, rest }
+      return { head, commitBytes, first: step.done === true ? [] : step.value, rest }
     }
     await rest.return()
   }
   throw new AtfedError('RepoBusy', `the repo of ${did} kept changing during export; try again`)
 }
 
-async function* blocksInOrder(snapshot: Snapshot): AsyncGenerator<CarBlock, void, undefined> {
+/**
+ * The commit block, then every other block page by page. A hand-written
+ * iterator rather than an async generator: the CAR writer awaits every
+ * block, and a plain async `next` is the cheapest step per block (the pages
+ * themselves are the only real waits).
+ */
+function blocksInOrder(snapshot: Snapshot): AsyncIterable<CarBlock> {
   const commitCid: CID = snapshot.head.commitCid
-  yield { cid: commitCid, bytes: snapshot.commitBytes }
-  if (snapshot.first === null) return
-  if (!snapshot.first.cid.equals(commitCid)) yield snapshot.first
-  for await (const block of snapshot.rest) {
-    if (!block.cid.equals(commitCid)) yield block
+  let page = snapshot.first
+  let index = -1 // -1: the commit block is next
+  const next = async (): Promise<IteratorResult<CarBlock, undefined>> => {
+    if (index === -1) {
+      index = 0
+      return { done: false, value: { cid: commitCid, bytes: snapshot.commitBytes } }
+    }
+    for (;;) {
+      while (index < page.length) {
+        const block = page[index++]!
+        if (!block.cid.equals(commitCid)) return { done: false, value: block }
+      }
+      const step = await snapshot.rest.next()
+      if (step.done === true) return { done: true, value: undefined }
+      page = step.value
+      index = 0
+    }
   }
+  return { [Symbol.asyncIterator]: () => ({ next }) }
 }
