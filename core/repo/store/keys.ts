@@ -55,19 +55,22 @@ export function rootKeyPrefix(sublevelPrefix: string): Uint8Array {
   return encoder.encode(sublevelPrefix)
 }
 
-/** Keys cut from one buffer per this many (a small Uint8Array each costs an off-heap allocation). */
-const KEYS_PER_BUFFER = 512
+/** Keys cut from one buffer: the first holds this many, each next one twice as many, up to the max. */
+const KEYS_PER_BUFFER_MIN = 16
+const KEYS_PER_BUFFER_MAX = 1_024
 
 /**
- * Block keys of one repo for a bulk write, cut from shared buffers. A key is
- * never written to again once returned (LevelDB copies keys into its batch;
- * a buffer is dropped when its last key is).
+ * Block keys of one repo for a batch, cut from shared buffers (a small
+ * Uint8Array each costs an off-heap allocation). A key is never written to
+ * again once returned (LevelDB copies keys into its batch; a buffer is
+ * dropped when its last key is).
  */
 export class BlockKeys {
   readonly #prefix: Uint8Array
   readonly #keyBytes: number
   #buffer = new Uint8Array(0)
   #used = 0
+  #perBuffer = KEYS_PER_BUFFER_MIN
 
   constructor(prefix: Uint8Array) {
     this.#prefix = prefix
@@ -78,7 +81,8 @@ export class BlockKeys {
     const bytes = cid.bytes
     assert(bytes.length === CID_BINARY_BYTES, 'stored blocks must have 36-byte CIDs')
     if (this.#used + this.#keyBytes > this.#buffer.length) {
-      this.#buffer = new Uint8Array(this.#keyBytes * KEYS_PER_BUFFER)
+      this.#buffer = new Uint8Array(this.#keyBytes * this.#perBuffer)
+      this.#perBuffer = Math.min(this.#perBuffer * 2, KEYS_PER_BUFFER_MAX)
       this.#used = 0
     }
     const key = this.#buffer.subarray(this.#used, this.#used + this.#keyBytes)
