@@ -636,3 +636,19 @@ export const RECOVERY_CREATE_TOKEN_LIFETIME_S = 120
 export const PROGRESS_REDRAW_MS_MIN = 100
 /** Lines a progress display writes at most when stderr is not a terminal (then one per tenth). */
 export const PROGRESS_LOG_LINES_MAX = 10
+
+// Relay cluster on NATS JetStream (relay/log/jetstream-*.ts, relay/cluster/*)
+/** JetStream log: messages published back to back before waiting for their acks (one chained window). */
+export const JETSTREAM_LOG_PUBLISH_WINDOW_EVENTS = 256
+/** JetStream log: failed publish windows in a row (wrong last seq, timeouts) before the log gives up (fatal). */
+export const JETSTREAM_LOG_PUBLISH_RETRIES_MAX = 50
+/** JetStream log: pause after a failed publish window, times the failures in a row (capped at 1 s). */
+export const JETSTREAM_LOG_PUBLISH_RETRY_MS = 20
+/** JetStream log: the stream's de-duplication window; must exceed an ingest lease's expiry plus a re-verification. */
+export const JETSTREAM_LOG_DUPLICATE_WINDOW_MS = 10 * 60 * 1000
+/** JetStream log: messages one fetch of a replay or trim scan asks for. */
+export const JETSTREAM_LOG_FETCH_EVENTS_MAX = 1_000
+/** JetStream log: how long one fetch waits for messages the stream said it has. */
+export const JETSTREAM_LOG_FETCH_TIMEOUT_MS = 5_000
+/** JetStream log: how often the floor is re-read from the stream (another process may have trimmed). */
+export const JETSTREAM_LOG_FLOOR_REFRESH_MS = 5_000

@@ -1,0 +1,126 @@
+/**
+ * Reading the relay's JetStream stream: a bounded replay (`readStream`), the
+ * one live reader every JetStreamEventLog keeps (`startLiveReader`), and the
+ * retention scan (`trimStream`). All three use ordered consumers: ephemeral,
+ * flow-controlled, recreated by the client at the right seq after a
+ * connection or leader change, so they never skip or repeat a message.
+ *
+ * Gap placeholders (aborted appends, jetstream-publisher.ts) have empty data
+ * and are skipped by replays; the live reader reports them as `null` frames
+ * so `lastSeq` still moves past them.
+ */
+import type { Consumer, JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import { JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS } from '../../core/limits.ts'
+import type { LoggedFrame } from '../../core/stream/event-log.ts'
+import { TIME_HEADER } from './jetstream-stream.ts'
+
+export type LiveReader = { stop(): Promise<void> }
+
+async function deleteQuietly(consumer: Consumer): Promise<void> {
+  try {
+    await consumer.delete()
+  } catch {
+    // Ephemeral: the server removes it after its inactivity threshold anyway.
+  }
+}
+
+/** Frames with afterSeq < seq <= upTo, at most `count`, gaps skipped. */
+export async function* readStream(
+  js: JetStreamClient,
+  options: { stream: string; afterSeq: number; upTo: number; count: number },
+): AsyncGenerator<LoggedFrame, void, undefined> {
+  const { upTo, count } = options
+  let after = options.afterSeq
+  if (after >= upTo || count <= 0) return
+  const consumer = await js.consumers.get(options.stream, { opt_start_seq: after + 1 })
+  let yielded = 0
+  try {
+    while (yielded < count && after < upTo) {
+      const batch = await consumer.fetch({ max_messages: Math.min(upTo - after, JETSTREAM_LOG_FETCH_EVENTS_MAX), expires: JETSTREAM_LOG_FETCH_TIMEOUT_MS })
+      let got = 0
+      for await (const m of batch) {
+        got++
+        if (m.seq > upTo) {
+          after = upTo
+          break
+        }
+        after = m.seq
+        const drained = m.info.pending === 0 // a trimmed range means fewer messages than seqs: stop, do not wait
+        if (m.data.length > 0) {
+          yield { seq: m.seq, frameBytes: m.data }
+          if (++yielded >= count) break
+        }
+        if (drained) return
+      }
+      if (got === 0) return
+    }
+  } finally {
+    await deleteQuietly(consumer)
+  }
+}
+
+/** Follow the stream from `afterSeq + 1` for as long as the log is open. */
+export function startLiveReader(
+  js: JetStreamClient,
+  options: { stream: string; afterSeq: number; onMessage: (seq: number, frame: Uint8Array | null) => void },
+): LiveReader {
+  let stopped = false
+  let messages: { stop(): void } | null = null
+  const running = (async () => {
+    const consumer = await js.consumers.get(options.stream, { opt_start_seq: options.afterSeq + 1 })
+    if (stopped) return deleteQuietly(consumer)
+    const iter = await consumer.consume()
+    messages = iter
+    if (stopped) iter.stop()
+    for await (const m of iter) {
+      // A copy: the tail keeps frames for a while and must not pin the client's read buffers.
+      options.onMessage(m.seq, m.data.length === 0 ? null : m.data.slice())
+    }
+  })().catch(() => {})
+  return {
+    stop: async () => {
+      stopped = true
+      messages?.stop()
+      await running
+    },
+  }
+}
+
+/**
+ * Purge the messages whose `Atfed-Time` is before `cutoffMs`, walking
+ * headers only from the first stored seq; stops at the first message that
+ * is not expired (times do not decrease with seq, up to writers' clock
+ * skew). Resolves with how many events (not gaps) were removed.
+ */
+export async function trimStream(js: JetStreamClient, jsm: JetStreamManager, options: { stream: string; upTo: number; cutoffMs: number }): Promise<number> {
+  const info = await jsm.streams.info(options.stream)
+  if (info.state.messages === 0) return 0
+  const consumer = await js.consumers.get(options.stream, { opt_start_seq: info.state.first_seq, headers_only: true })
+  let keepFrom = options.upTo + 1
+  let expired = 0
+  try {
+    let after = info.state.first_seq - 1
+    scan: while (after < options.upTo) {
+      const batch = await consumer.fetch({ max_messages: Math.min(options.upTo - after, JETSTREAM_LOG_FETCH_EVENTS_MAX), expires: JETSTREAM_LOG_FETCH_TIMEOUT_MS })
+      let got = 0
+      for await (const m of batch) {
+        got++
+        if (m.seq > options.upTo) break scan
+        after = m.seq
+        const timeMs = Number(m.headers?.get(TIME_HEADER) ?? 0)
+        if (timeMs >= options.cutoffMs) {
+          keepFrom = m.seq
+          break scan
+        }
+        // Headers-only delivery reports the data size in Nats-Msg-Size; gaps have none.
+        if (Number(m.headers?.get('Nats-Msg-Size') ?? 0) > 0) expired++
+        if (m.info.pending === 0) break scan
+      }
+      if (got === 0) break
+    }
+  } finally {
+    await deleteQuietly(consumer)
+  }
+  if (keepFrom > info.state.first_seq) await jsm.streams.purge(options.stream, { seq: keepFrom })
+  return expired
+}
