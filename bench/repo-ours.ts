@@ -5,9 +5,9 @@
  * synchronous reader, encodes records, builds and signs the commit and the
  * firehose `#commit` CAR) followed by one durable `applyCommit` batch
  * (`sync: true`). Export is `exportRepoCar`; import + verify is
- * `importRepoCar` into a fresh store (the migration path: stage with every
- * block re-hashed, full repo check with DID and signing key, copy the
- * reachable blocks, switch the head), fed in 64 KiB pieces as a socket would;
+ * `importRepoCar` into a fresh store per run (the migration path: every
+ * block re-hashed, full repo check with DID and signing key, the repo's
+ * blocks written, the head switched), fed in 64 KiB pieces as a socket would;
  * the in-memory check is `verifyRepoCarBytes` (same checks, nothing stored).
  * `openMemoryRepo` is the pure core alone, like the reference: `applyWrites`
  * reading from and applied to a MemoryBlockMap (blocks removed, then added,
@@ -83,7 +83,7 @@ export async function openOursDriver(): Promise<RepoDriver> {
   const stored = (result: CommitResult) =>
     store.applyCommit(did, { newBlocks: result.newBlocks, removedCids: result.removedCids, head: result.head })
   await stored(createInitialCommit(did, keypair, { clock }))
-  let imported: OpenStore | null = null
+  const imported: OpenStore[] = []
 
   return {
     async commit(writes) {
@@ -94,8 +94,9 @@ export async function openOursDriver(): Promise<RepoDriver> {
     openMemoryRepo: () => openMemoryRepo(keypair, clock),
     exportCar: () => exportRepoCar(store, did),
     async importAndVerify(car) {
-      imported = await openStore('atfed-bench-import-')
-      const repo = await importRepoCar(chunked(car), { store: imported.store, did, key: keypair.publicKey })
+      const target = await openStore('atfed-bench-import-') // a fresh store per run, closed at the end
+      imported.push(target)
+      const repo = await importRepoCar(chunked(car), { store: target.store, did, key: keypair.publicKey })
       return repo.records
     },
     async verifyInMemory(car) {
@@ -103,7 +104,7 @@ export async function openOursDriver(): Promise<RepoDriver> {
     },
     async close() {
       await main.close()
-      await imported?.close()
+      for (const target of imported) await target.close()
     },
   }
 }
