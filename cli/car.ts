@@ -23,11 +23,12 @@ import { isNsid } from '../core/syntax/nsid.ts'
 import { isRecordKey } from '../core/syntax/record-key.ts'
 import { walkRepoLeaves } from '../core/repo/repo-walk.ts'
 import { withRepoCarFile } from './car-file.ts'
+import { registerCarTransferCommands } from './car-transfer.ts'
 
 const OUTPUT_CHUNK_CHARS = 65_536
 
 export function registerCarCommands(program: Command): void {
-  const car = program.command('car').description('inspect, list, verify and unpack repo CAR files')
+  const car = program.command('car').description('export, import, inspect, list, verify and unpack repo CAR files')
   car
     .command('inspect <file>')
     .description('check a repo CAR and print {did, rev, commit, data, version, records, blocks, bytes} as JSON')
@@ -46,6 +47,7 @@ export function registerCarCommands(program: Command): void {
     .description('check a repo CAR and write each record as JSON to DIR/<collection>/<rkey>.json')
     .requiredOption('--out <dir>', 'output directory (created if missing)')
     .action((file: string, options: { out: string }) => unpack(file, options.out))
+  registerCarTransferCommands(car)
 }
 
 async function inspect(file: string): Promise<void> {

@@ -14,6 +14,8 @@ import { registerRelayCommands } from './relay.ts'
 import { registerPdsCommands } from './pds.ts'
 import { registerAccountCommands } from './account.ts'
 import { registerAdminCommands } from './admin.ts'
+import { registerDevCommands } from './dev.ts'
+import { registerFirehoseCommands } from './firehose.ts'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerPdsCommands(program)
   registerAccountCommands(program)
   registerAdminCommands(program)
+  registerDevCommands(program)
+  registerFirehoseCommands(program)
   return program
 }
 

@@ -652,3 +652,21 @@ export const JETSTREAM_LOG_FETCH_EVENTS_MAX = 1_000
 export const JETSTREAM_LOG_FETCH_TIMEOUT_MS = 5_000
 /** JetStream log: how often the floor is re-read from the stream (another process may have trimmed). */
 export const JETSTREAM_LOG_FLOOR_REFRESH_MS = 5_000
+
+// `atfed dev`, `atfed firehose`, `atfed car export|import` (cli/dev*.ts, cli/firehose.ts, cli/car-transfer.ts)
+/** A service child of `atfed dev` must print its "listening on" line within this time, or the start fails. */
+export const DEV_CHILD_READY_TIMEOUT_MS = 60_000
+/** After SIGTERM a service child has this long to exit before it gets SIGKILL. */
+export const DEV_CHILD_STOP_GRACE_MS = 10_000
+/** Last output lines of each child kept to show when it fails to start or dies. */
+export const DEV_CHILD_TAIL_LINES = 20
+/** A child's output line is cut to this many characters when forwarded. */
+export const DEV_LOG_LINE_CHARS_MAX = 4_096
+/** DATA/dev.json larger than this is refused as corrupt. */
+export const DEV_STATE_FILE_BYTES_MAX = 65_536
+/** `atfed car export`: largest repo CAR written (streamed to disk, never held in memory). */
+export const CAR_EXPORT_BYTES_MAX = 8 * 1_073_741_824
+/** `atfed car export|import`: time limit for one transfer. */
+export const CAR_TRANSFER_TIMEOUT_MS = 60 * 60 * 1000
+/** `atfed firehose`: failed connection attempts in a row (with capped backoff) before it gives up. */
+export const FIREHOSE_CLI_FAILURES_MAX = 8

@@ -1,0 +1,143 @@
+/**
+ * `atfed dev [--data DIR] [--seed] [--base-port N]` — a whole network on
+ * this machine: a PLC directory, two PDSes, a relay following both, a feed
+ * generator and a labeler following the relay (dev-network.ts), each a
+ * child process with its level data under DATA/<service>. Prints ONE table
+ * (service, URL, DID) on stdout, then `atfed dev: ready`; service output
+ * goes to stderr, one `[service] …` prefix per line.
+ *
+ * - Same data, same network: DATA/dev.json (dev-layout.ts) keeps the ports,
+ *   the admin password and the accounts; each service keeps its own keys.
+ * - `--seed` (dev-seed.ts) writes demo accounts and posts, once.
+ * - DATA/labeler-rules.json is written at the first start (a rule labeling
+ *   posts that say "spoiler"); edit it and restart to change the rules.
+ * - Ctrl-C (SIGINT), SIGTERM or SIGHUP: every service gets SIGTERM (then
+ *   SIGKILL after DEV_CHILD_STOP_GRACE_MS); exit 0 when all stopped
+ *   cleanly. A second Ctrl-C kills them at once. A service that dies on
+ *   its own stops the rest, and `atfed dev` exits 1 naming it.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Command } from 'commander'
+import { AtfedError } from '../core/errors.ts'
+import { DEFAULT_FEEDS } from '../feedgen/server.ts'
+import { feedUri } from '../feedgen/routes.ts'
+import { claimDataDir, DEV_DEFAULT_PORTS, DEV_SERVICES, openDevState, parseBasePort } from './dev-layout.ts'
+import type { DevState } from './dev-layout.ts'
+import { ServiceChild } from './dev-child.ts'
+import { DevNetwork } from './dev-network.ts'
+import type { RunningService } from './dev-network.ts'
+import { SEED_KEYWORD, SEED_LABEL_WORD, seedNetwork } from './dev-seed.ts'
+import type { Did } from '../core/syntax/did.ts'
+
+type DevFlags = { data?: string; seed?: boolean; basePort?: string }
+
+const RULES = { rules: [{ id: 'demo-spoiler', kind: 'text', pattern: `\\b${SEED_LABEL_WORD}s?\\b`, flags: 'i', val: SEED_LABEL_WORD }] }
+
+const log = (line: string) => void process.stderr.write(`${line}\n`)
+
+function rulesFileIn(dataDir: string): string {
+  const file = join(dataDir, 'labeler-rules.json')
+  if (!existsSync(file)) writeFileSync(file, `${JSON.stringify(RULES, null, 2)}\n`)
+  return file
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n')
+}
+
+function networkTable(running: readonly RunningService[], state: DevState, dataDir: string): string {
+  const relay = running.find((r) => r.service === 'relay')!.url.replace(/^http/, 'ws')
+  const rows: string[][] = [['SERVICE', 'URL', 'DID']]
+  for (const r of running) rows.push([r.service, r.url, r.did ?? '-'])
+  rows.push(['firehose', `${relay}/xrpc/com.atproto.sync.subscribeRepos`, '-'], ['jetstream', `${relay}/subscribe`, '-'])
+  for (const feed of DEFAULT_FEEDS) rows.push([`feed:${feed.name}`, feedUri(state.publisher!.did as Did, feed.name), '-'])
+  return [
+    `atfed dev network (data: ${dataDir})`,
+    table(rows),
+    `admin: user "admin", password ${state.adminPassword} (PDSes, relay, labeler); accounts and passwords: ${join(dataDir, 'dev.json')}`,
+    `keyword feed: posts with ${SEED_KEYWORD}; labeler rule: posts saying "${SEED_LABEL_WORD}" get the label ${SEED_LABEL_WORD}`,
+  ].join('\n')
+}
+
+async function runDev(flags: DevFlags): Promise<void> {
+  const dataDir = resolve(flags.data ?? process.env['ATFED_DEV_DATA'] ?? './data')
+  const basePortText = flags.basePort ?? process.env['ATFED_DEV_BASE_PORT']
+  const basePort = basePortText === undefined || basePortText === '' ? null : parseBasePort(basePortText)
+  mkdirSync(dataDir, { recursive: true })
+  const release = claimDataDir(dataDir)
+  try {
+    await runNetwork(dataDir, { basePort, seed: flags.seed === true })
+  } finally {
+    release()
+  }
+}
+
+async function runNetwork(dataDir: string, opts: { basePort: number | null; seed: boolean }): Promise<void> {
+  const network = new DevNetwork(openDevState(dataDir, opts.basePort), { dataDir, rulesFile: rulesFileIn(dataDir), keyword: SEED_KEYWORD, log })
+  let signalled = false
+  let requestStop = (): void => {}
+  const stopRequested = new Promise<'signal'>((resolve) => (requestStop = () => resolve('signal')))
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return void (log(`atfed dev: ${signal} again: killing the services`), network.kill())
+    signalled = true
+    log(`atfed dev: ${signal}: stopping the services (again to kill them)`)
+    requestStop()
+  }
+  const handled: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const s of handled) process.on(s, onSignal)
+  let error: unknown = null
+  try {
+    const up = startAndPrint(network, { dataDir, seed: opts.seed })
+    up.catch(() => {}) // after a stop request its failure is expected; otherwise it is awaited below
+    let first = await Promise.race([up.then(() => 'up' as const), stopRequested, network.crashed])
+    if (first === 'up') first = await Promise.race([stopRequested, network.crashed])
+    if (first instanceof ServiceChild) error = crashError(first)
+  } catch (err) {
+    if (!signalled) error = err
+  }
+  const report = await network.stop()
+  for (const s of handled) process.off(s, onSignal)
+  if (error !== null) throw error
+  if (!report.clean) throw new AtfedError('DevStopFailed', report.problems.join('; '))
+  log('atfed dev: stopped')
+}
+
+function crashError(child: ServiceChild): AtfedError<'DevServiceFailed'> {
+  const { code, signal } = child.exit ?? { code: null, signal: null }
+  return new AtfedError('DevServiceFailed', `${child.name} exited on its own (${signal ?? `code ${code}`}); its output is above`)
+}
+
+/** Start, seed if asked, then print the table. */
+async function startAndPrint(network: DevNetwork, opts: { dataDir: string; seed: boolean }): Promise<void> {
+  const running = await network.start()
+  if (opts.seed) {
+    const byService = new Map(running.map((r) => [r.service, r]))
+    const next = await seedNetwork(network.state, {
+      dataDir: opts.dataDir,
+      pdsUrls: { pds1: byService.get('pds1')!.url, pds2: byService.get('pds2')!.url },
+      feedgenDid: byService.get('feedgen')!.did!,
+      log,
+    })
+    network.setState(next)
+  }
+  process.stdout.write(`${networkTable(running, network.state, opts.dataDir)}\natfed dev: ready (Ctrl-C stops every service)\n`)
+}
+
+export function registerDevCommands(program: Command): void {
+  const ports = DEV_SERVICES.map((s) => `${s} ${DEV_DEFAULT_PORTS[s]}`).join(', ')
+  program
+    .command('dev')
+    .description('run a whole network here: PLC, two PDSes, relay, feed generator, labeler (Ctrl-C stops it)')
+    .option('--data <dir>', 'data directory; a second start resumes it (env ATFED_DEV_DATA, default ./data)')
+    .option('--seed', 'create demo accounts, posts, follows, likes, an image and the feed records (once)')
+    .option('--base-port <n>', `ports N…N+5 for ${DEV_SERVICES.join(', ')} (env ATFED_DEV_BASE_PORT)`)
+    .addHelpText(
+      'after',
+      `\nDefault ports: ${ports}.\n` +
+        'The ports are stored in DATA/dev.json at the first start and reused (a PDS port is part of its identity).\n' +
+        'Every service runs as `node bin/atfed.js <service> …` in dev mode on 127.0.0.1; its output is on stderr as [service] lines.',
+    )
+    .action((flags: DevFlags) => runDev(flags))
+}
