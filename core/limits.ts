@@ -670,3 +670,23 @@ export const CAR_EXPORT_BYTES_MAX = 8 * 1_073_741_824
 export const CAR_TRANSFER_TIMEOUT_MS = 60 * 60 * 1000
 /** `atfed firehose`: failed connection attempts in a row (with capped backoff) before it gives up. */
 export const FIREHOSE_CLI_FAILURES_MAX = 8
+
+// Web dashboards (relay/dashboard/*, pds/dashboard/*)
+/** Relay dashboard: how often the per-host counters are sampled for events/s. */
+export const RELAY_DASHBOARD_SAMPLE_INTERVAL_MS = 1_000
+/** Relay dashboard: events/s are averaged over this window (window / interval + 1 samples are kept). */
+export const RELAY_DASHBOARD_RATE_WINDOW_MS = 10_000
+/** Relay dashboard: hosts `/api/stats` lists at most (hostname order; the total is reported beside). */
+export const RELAY_DASHBOARD_HOSTS_MAX = 200
+/** Relay dashboard: latest commits the page's live list keeps (older rows are removed). */
+export const RELAY_DASHBOARD_COMMITS_MAX = 50
+/** Relay dashboard: longest wait between two reconnects of the page's Jetstream socket. */
+export const RELAY_DASHBOARD_RECONNECT_MS_MAX = 30_000
+/** PDS admin page: block and blob rows read at most to sum storage bytes (past it the sums are flagged partial). */
+export const PDS_ADMIN_STORAGE_SCAN_ROWS_MAX = 2_000_000
+/** PDS admin page: a storage scan's result is reused this long (page refreshes do not rescan). */
+export const PDS_ADMIN_STORAGE_CACHE_MS = 10_000
+/** PDS admin page: files under the data directory counted at most for on-disk bytes. */
+export const PDS_ADMIN_DISK_FILES_MAX = 100_000
+/** PDS admin page: accounts and invite codes one table shows (one XRPC page). */
+export const PDS_ADMIN_PAGE_ROWS_MAX = 100

@@ -13,7 +13,9 @@
  * Each POST has a timeout; a network error, 5xx or 429 is retried at most
  * `retriesMax` times with doubling delays; other answers (a relay refusing
  * us) are final. Failures are logged, never thrown. `close()` stops the
- * timers and aborts calls in flight.
+ * timers and aborts calls in flight. `status()` (and `crawlerStatus(ctx)`
+ * for a running PDS) gives each crawler's last final result, for the admin
+ * page.
  *
  * `hostname` sent: the public URL's host (`pds.example.com`), or the whole
  * origin when the public URL is plain http (`http://localhost:2583`, local
@@ -50,6 +52,9 @@ export const CRAWL_TIMING: CrawlTiming = {
   retryBackoffMs: PDS_CRAWL_RETRY_BACKOFF_MS,
 }
 
+/** A crawler's last announcement: when it ended and how ('ok', 'HTTP 4xx', 'failed after N attempts'). */
+export type CrawlerStatus = { crawler: string; lastResult: string | null; lastResultAt: string | null; lastOkAt: string | null }
+
 export type CrawlerNotifierOptions = {
   crawlers: readonly string[]
   /** This PDS's public URL (see the module header for what is sent). */
@@ -77,6 +82,7 @@ export class CrawlerNotifier {
   #lastAnnouncedAt = Date.now()
   #lastSubscribedAt = Date.now()
   #closed = false
+  readonly #status = new Map<string, CrawlerStatus>()
   /** Announcements started (tests). */
   announcements = 0
 
@@ -84,6 +90,7 @@ export class CrawlerNotifier {
     this.#options = options
     this.#timing = { ...CRAWL_TIMING, ...options.timing }
     this.#body = JSON.stringify({ hostname: crawlHostname(options.publicUrl) })
+    for (const crawler of options.crawlers) this.#status.set(crawler, { crawler, lastResult: null, lastResultAt: null, lastOkAt: null })
     this.#idleTimer = setInterval(() => this.#checkIdle(), this.#timing.idleCheckMs)
     this.#idleTimer.unref()
     this.announce()
@@ -110,6 +117,11 @@ export class CrawlerNotifier {
     })
   }
 
+  /** Each configured crawler's last final result, in configuration order. */
+  status(): CrawlerStatus[] {
+    return [...this.#status.values()].map((entry) => ({ ...entry }))
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     clearInterval(this.#idleTimer)
@@ -131,9 +143,11 @@ export class CrawlerNotifier {
     const url = `${crawler}/xrpc/com.atproto.sync.requestCrawl`
     for (let attempt = 0; !this.#closed; attempt++) {
       const outcome = await this.#postOnce(url)
-      if (outcome === 'ok') return
+      if (outcome === 'ok') return this.#record(crawler, 'ok')
       if (outcome !== 'retry' || attempt >= this.#timing.retriesMax) {
-        this.#log(`pds: requestCrawl to ${crawler} failed (${outcome === 'retry' ? `${attempt + 1} attempts` : outcome})`)
+        const result = outcome === 'retry' ? `failed after ${attempt + 1} attempts` : outcome
+        this.#record(crawler, result)
+        this.#log(`pds: requestCrawl to ${crawler} failed (${result})`)
         return
       }
       await this.#sleep(this.#timing.retryBackoffMs * 2 ** attempt)
@@ -166,9 +180,22 @@ export class CrawlerNotifier {
     })
   }
 
+  #record(crawler: string, result: string): void {
+    const at = new Date().toISOString()
+    const previous = this.#status.get(crawler)
+    this.#status.set(crawler, { crawler, lastResult: result, lastResultAt: at, lastOkAt: result === 'ok' ? at : (previous?.lastOkAt ?? null) })
+  }
+
   #log(message: string): void {
     ;(this.#options.log ?? console.warn)(message)
   }
+}
+
+const notifiers = new WeakMap<PdsContext, CrawlerNotifier>()
+
+/** The running PDS's crawlers and their last results; empty when none is configured. */
+export function crawlerStatus(ctx: PdsContext): CrawlerStatus[] {
+  return notifiers.get(ctx)?.status() ?? []
 }
 
 /**
@@ -178,6 +205,7 @@ export class CrawlerNotifier {
 export function startCrawlers(ctx: PdsContext, options: { subscribers: () => number; timing?: Partial<CrawlTiming> }): void {
   if (ctx.config.crawlers.length === 0) return
   const notifier = new CrawlerNotifier({ crawlers: ctx.config.crawlers, publicUrl: ctx.publicUrl, ...options })
+  notifiers.set(ctx, notifier)
   ctx.writeHooks.push({ afterCommit: () => notifier.notifyOfWrite() })
   ctx.cleanups.push(() => notifier.close())
 }

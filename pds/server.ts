@@ -5,7 +5,8 @@
  * URL and service DID of a `localhost` PDS contain the port; then build the
  * context (context.ts), then the express app, then attach it to the socket.
  * The app, top to bottom: CORS (every origin, as the reference), the basic
- * routes (basic-routes.ts: `_health`, `/.well-known/*`), the
+ * routes (basic-routes.ts: `_health`, `/.well-known/*`), the admin page
+ * (`/admin`, dashboard/routes.ts: static, its data only via admin XRPC), the
  * `subscribeRepos` WebSocket (core/stream subscription-server on the same
  * http.Server; a plain GET there is 405/426), the XRPC router, then a JSON
  * 404 for everything else.
@@ -55,6 +56,8 @@ import { basicRoutes } from './basic-routes.ts'
 import { startCrawlers } from './crawlers.ts'
 import { publicUrlFor, serviceDidFor, type PdsConfig } from './config.ts'
 import { closePdsContext, createPdsContext, type PdsContext } from './context.ts'
+import { registerAdminStatsRoutes, watchFirehose } from './dashboard/admin-stats.ts'
+import { adminPageRoutes } from './dashboard/routes.ts'
 import { lexiconHooks } from './lexicon-hooks.ts'
 import { proxyRoutes } from './proxy.ts'
 import { GLOBAL_RATE_LIMITS } from './rate-limits.ts'
@@ -76,6 +79,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   registerMigrationRoutes,
   registerBlobRoutes,
   registerExtrasRoutes,
+  registerAdminStatsRoutes,
 ]
 
 export const SUBSCRIBE_REPOS_PATH = '/xrpc/com.atproto.sync.subscribeRepos'
@@ -101,6 +105,7 @@ function buildApp(ctx: PdsContext): express.Express {
   app.disable('x-powered-by')
   app.use(cors)
   app.use(basicRoutes(ctx))
+  app.use(adminPageRoutes())
   app.get(SUBSCRIBE_REPOS_PATH, respondWithoutUpgrade)
   const router = createXrpcRouter({
     unknownMethods: 'next', // to the atproto-proxy forwarder (proxy.ts), which answers 501 without the header
@@ -140,6 +145,7 @@ export async function startPds(config: PdsConfig, options: StartPdsOptions = {})
     throw err
   }
   const subscriptions = new SubscriptionServer(server, { log: ctx.events, path: SUBSCRIBE_REPOS_PATH })
+  watchFirehose(ctx, () => subscriptions.stats())
   server.on('request', buildApp(ctx))
   startCrawlers(ctx, { subscribers: () => subscriptions.stats().subscribers })
   const host = config.host.includes(':') ? `[${config.host}]` : config.host

@@ -5,7 +5,9 @@
  * then start ingest (configured hosts, then every stored host that is active
  * or offline, each from its persisted cursor). The app, top to bottom:
  * `Server: atfed-relay (atproto-relay)` on every answer (so other relays
- * refuse to crawl us: no loops); `/` and `/xrpc/_health` (routes/home.ts);
+ * refuse to crawl us: no loops); `/xrpc/_health` (routes/home.ts); the
+ * dashboard: `/`, its files and `/api/stats` (dashboard/routes.ts, rates from
+ * dashboard/stats.ts, whose sampling timer stops at shutdown);
  * `/admin/*` (routes/admin.ts); the subscribeRepos WebSocket (core/stream
  * SubscriptionServer over the relay's own log: cursor replay then live,
  * OutdatedCursor, FutureCursor, ConsumerTooSlow, RELAY_SUBSCRIBERS_MAX; a
@@ -35,6 +37,8 @@ import { createXrpcRouter } from '../core/xrpc/server.ts'
 import type { RelayConfig } from './config.ts'
 import { closeRelayContext, createRelayContext, startIngest } from './context.ts'
 import type { RelayContext, RelayContextOptions } from './context.ts'
+import { dashboardRoutes } from './dashboard/routes.ts'
+import { RelayStatsSampler } from './dashboard/stats.ts'
 import { RELAY_SERVER_MARKER } from './hosts/probe.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { homeRoutes, RELAY_VERSION } from './routes/home.ts'
@@ -49,7 +53,7 @@ export type RelayServer = { url: string; ctx: RelayContext; close(): Promise<voi
 
 type JetstreamAttach = (server: http.Server, options: { log: EventLog; path: string }) => unknown
 
-function buildApp(ctx: RelayContext, options: { jetstream: boolean }): express.Express {
+function buildApp(ctx: RelayContext, options: { jetstream: boolean; stats: RelayStatsSampler }): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.use((_req, res, next) => {
@@ -57,6 +61,7 @@ function buildApp(ctx: RelayContext, options: { jetstream: boolean }): express.E
     next()
   })
   app.use(homeRoutes(ctx))
+  app.use(dashboardRoutes(ctx, options.stats))
   app.use(adminRoutes(ctx))
   app.get(SUBSCRIBE_REPOS_PATH, respondWithoutUpgrade)
   if (options.jetstream) app.get(JETSTREAM_PATH, respondWithoutUpgrade)
@@ -120,8 +125,9 @@ export async function startRelay(config: RelayConfig, options: RelayContextOptio
     subscribersMax: ctx.tuning.subscribersMax ?? RELAY_SUBSCRIBERS_MAX,
   })
   const closeJetstream = await attachJetstream(server, ctx)
+  const stats = new RelayStatsSampler({ hosts: ctx.hosts, log: ctx.log, subscribers: () => subscriptions.stats().subscribers })
   server.on('upgrade', rejectUnknownUpgrade(closeJetstream === null ? [SUBSCRIBE_REPOS_PATH] : [SUBSCRIBE_REPOS_PATH, JETSTREAM_PATH]))
-  server.on('request', buildApp(ctx, { jetstream: closeJetstream !== null }))
+  server.on('request', buildApp(ctx, { jetstream: closeJetstream !== null, stats }))
   startIngest(ctx)
   const { port } = server.address() as AddressInfo
   const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind
@@ -129,6 +135,7 @@ export async function startRelay(config: RelayConfig, options: RelayContextOptio
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      stats.close()
       await closeJetstream?.()
       await subscriptions.close()
       server.closeAllConnections()

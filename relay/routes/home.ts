@@ -1,7 +1,6 @@
 /**
- * The plain routes: `GET /` (a text placeholder until the dashboard lands;
- * JSON with `Accept: application/json`) and `GET /xrpc/_health`
- * ({version, ok, seq}; 503 once the event log failed).
+ * The plain route `GET /xrpc/_health` ({version, ok, seq}; 503 once the
+ * event log failed). `GET /` is the dashboard (relay/dashboard/routes.ts).
  */
 import express from 'express'
 import type { RelayContext } from '../context.ts'
@@ -13,15 +12,6 @@ export function homeRoutes(ctx: RelayContext): express.Router {
   router.get('/xrpc/_health', (_req, res) => {
     const ok = ctx.fatal === null
     res.status(ok ? 200 : 503).json({ version: RELAY_VERSION, ok, seq: ctx.log.lastSeq() })
-  })
-  router.get('/', (req, res) => {
-    const summary = { service: RELAY_VERSION, hosts: ctx.hosts.size, seq: ctx.log.lastSeq(), firehose: '/xrpc/com.atproto.sync.subscribeRepos' }
-    if (req.accepts(['text/plain', 'application/json']) === 'application/json') return void res.json(summary)
-    res.type('text/plain').send(
-      `This is an atproto relay (${RELAY_VERSION}).\n\n` +
-        `Firehose: ${summary.firehose}\nHosts followed: ${summary.hosts}\nLatest seq: ${summary.seq}\n\n` +
-        'Most API routes are under /xrpc/ (com.atproto.sync.*).\n',
-    )
   })
   return router
 }
