@@ -12,16 +12,12 @@
  * of every account's DID document, so it cannot move under existing data.
  * A later `--base-port` that gives other ports is `DevPortsMismatch`.
  *
- * DATA/dev.pid holds the pid of the `atfed dev` using DATA: a second one
- * is refused (`DevAlreadyRunning`) while that process lives; a stale file
- * (the process is gone) is taken over.
- *
  * dev.json holds passwords (admin, publisher, demo accounts): it is
  * written with mode 0600, whole, through a temporary file and a rename, so
  * a crash leaves the old or the new state, never half of one.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AtfedError } from '../core/errors.ts'
 import { DEV_STATE_FILE_BYTES_MAX } from '../core/limits.ts'
@@ -138,30 +134,4 @@ export function openDevState(dataDir: string, basePort: number | null): DevState
   const state: DevState = { version: 1, ports: portsFor(basePort), adminPassword: newSecret(), publisher: null, seed: { accounts: {}, done: [] } }
   writeDevState(dataDir, state)
   return state
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** Takes DATA/dev.pid for this process; returns the release function (also run at exit). */
-export function claimDataDir(dataDir: string): () => void {
-  const path = join(dataDir, 'dev.pid')
-  const text = existsSync(path) ? readFileSync(path, 'utf8').trim() : ''
-  const owner = /^\d{1,10}$/.test(text) ? Number(text) : null
-  if (owner !== null && owner !== process.pid && isAlive(owner)) {
-    throw new AtfedError('DevAlreadyRunning', `atfed dev (pid ${owner}) is already running on ${dataDir}; stop it first`)
-  }
-  writeFileSync(path, `${process.pid}\n`)
-  const release = () => {
-    if (existsSync(path) && readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true })
-    process.off('exit', release)
-  }
-  process.on('exit', release)
-  return release
 }

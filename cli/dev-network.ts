@@ -40,6 +40,8 @@ export type DevNetworkOptions = {
   rulesFile: string
   keyword: string
   log: (line: string) => void
+  /** Called with every child pid so far, each time one starts (dev-lock.ts records them). */
+  onChildren?: (pids: readonly number[]) => void
 }
 
 /** The URL clients use for each service (what its DID document or its own line says). */
@@ -112,6 +114,8 @@ export class DevNetwork {
     if (this.#stopping !== null) throw new AtfedError('DevStopped', 'the network is stopping')
     const child = new ServiceChild(service, args, { log: this.#options.log })
     this.#children.set(service, child)
+    const pids = [...this.#children.values()].map((c) => c.pid).filter((pid): pid is number => pid !== undefined)
+    this.#options.onChildren?.(pids)
     void child.exited.then(() => {
       if (this.#stopping === null) this.#onCrash(child)
     })

@@ -11,6 +11,8 @@
  * - `--seed` (dev-seed.ts) writes demo accounts and posts, once.
  * - DATA/labeler-rules.json is written at the first start (a rule labeling
  *   posts that say "spoiler"); edit it and restart to change the rules.
+ * - DATA/dev.pid (dev-lock.ts) refuses a second `atfed dev` on DATA and
+ *   lets the next start stop services a killed one left running.
  * - Ctrl-C (SIGINT), SIGTERM or SIGHUP: every service gets SIGTERM (then
  *   SIGKILL after DEV_CHILD_STOP_GRACE_MS); exit 0 when all stopped
  *   cleanly. A second Ctrl-C kills them at once. A service that dies on
@@ -22,7 +24,9 @@ import type { Command } from 'commander'
 import { AtfedError } from '../core/errors.ts'
 import { DEFAULT_FEEDS } from '../feedgen/server.ts'
 import { feedUri } from '../feedgen/routes.ts'
-import { claimDataDir, DEV_DEFAULT_PORTS, DEV_SERVICES, openDevState, parseBasePort } from './dev-layout.ts'
+import { DEV_DEFAULT_PORTS, DEV_SERVICES, openDevState, parseBasePort } from './dev-layout.ts'
+import { claimDataDir } from './dev-lock.ts'
+import type { DataDirLock } from './dev-lock.ts'
 import type { DevState } from './dev-layout.ts'
 import { ServiceChild } from './dev-child.ts'
 import { DevNetwork } from './dev-network.ts'
@@ -66,16 +70,17 @@ async function runDev(flags: DevFlags): Promise<void> {
   const basePortText = flags.basePort ?? process.env['ATFED_DEV_BASE_PORT']
   const basePort = basePortText === undefined || basePortText === '' ? null : parseBasePort(basePortText)
   mkdirSync(dataDir, { recursive: true })
-  const release = claimDataDir(dataDir)
+  const lock = await claimDataDir(dataDir, log)
   try {
-    await runNetwork(dataDir, { basePort, seed: flags.seed === true })
+    await runNetwork(dataDir, { basePort, seed: flags.seed === true, lock })
   } finally {
-    release()
+    lock.release()
   }
 }
 
-async function runNetwork(dataDir: string, opts: { basePort: number | null; seed: boolean }): Promise<void> {
-  const network = new DevNetwork(openDevState(dataDir, opts.basePort), { dataDir, rulesFile: rulesFileIn(dataDir), keyword: SEED_KEYWORD, log })
+async function runNetwork(dataDir: string, opts: { basePort: number | null; seed: boolean; lock: DataDirLock }): Promise<void> {
+  const state = openDevState(dataDir, opts.basePort)
+  const network = new DevNetwork(state, { dataDir, rulesFile: rulesFileIn(dataDir), keyword: SEED_KEYWORD, log, onChildren: opts.lock.recordChildren })
   let signalled = false
   let requestStop = (): void => {}
   const stopRequested = new Promise<'signal'>((resolve) => (requestStop = () => resolve('signal')))

@@ -74,7 +74,7 @@ test('--help exits 0; unknown commands and flags are one error line, exit 1, no 
 
 test('atfed dev refuses bad ports, a held data dir, a corrupt state and other ports, by name', async () => {
   const held = tempDir()
-  writeFileSync(join(held, 'dev.pid'), `${process.pid}\n`) // this test process: alive
+  writeFileSync(join(held, 'dev.pid'), JSON.stringify({ pid: process.pid, children: [] })) // this test process: alive
   const corrupt = tempDir()
   writeFileSync(join(corrupt, 'dev.json'), '{"version": 1, "ports": ')
   const stored = tempDir()

@@ -2,7 +2,8 @@
  * The parts of `atfed dev`, in-process:
  *   - layout: --base-port gives six consecutive ports in service order; the
  *     defaults are the services' own; dev.json round-trips and is 0600;
- *     claimDataDir takes over a stale pid file and releases its own;
+ *     claimDataDir takes over a stale pid file, stops the orphans it lists
+ *     (only processes that are atfed services of that DATA) and releases its own;
  *   - the demo PNG is a PNG (magic, IHDR size, IDAT inflates to the rows);
  *   - ServiceChild: the "listening on" line gives URL and DID; a child that
  *     exits first or stays silent fails `ready` as DevServiceFailed; a child
@@ -17,9 +18,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inflateSync } from 'node:zlib'
+import { spawn } from 'node:child_process'
 import { createDevAccount } from '../../cli/dev-accounts.ts'
-import { ServiceChild } from '../../cli/dev-child.ts'
-import { claimDataDir, DEV_DEFAULT_PORTS, openDevState, portsFor, readDevState, writeDevState } from '../../cli/dev-layout.ts'
+import { ATFED_BIN, ServiceChild } from '../../cli/dev-child.ts'
+import { DEV_DEFAULT_PORTS, openDevState, portsFor, readDevState, writeDevState } from '../../cli/dev-layout.ts'
+import { claimDataDir } from '../../cli/dev-lock.ts'
 import type { DevState } from '../../cli/dev-layout.ts'
 import { demoPng } from '../../cli/dev-png.ts'
 import { SEED_KEYWORD, SEED_LABEL_WORD, seedNetwork } from '../../cli/dev-seed.ts'
@@ -60,13 +63,28 @@ describe('dev layout', () => {
     assert.throws(() => readDevState(dir), { name: 'DevStateCorrupt' })
   })
 
-  test('claimDataDir: a stale pid file is taken over; release removes only our own', () => {
+  test('claimDataDir: a stale pid file is taken over and its orphans stopped; release removes only our own', async () => {
     const dir = tempDir()
-    writeFileSync(join(dir, 'dev.pid'), '999999999\n') // no such process
-    const release = claimDataDir(dir)
-    assert.equal(readFileSync(join(dir, 'dev.pid'), 'utf8').trim(), String(process.pid))
-    release()
-    assert.ok(!existsSync(join(dir, 'dev.pid')))
+    // An orphan: a real service of DATA (bin/atfed.js plc --data DATA/plc), left running.
+    const orphan = spawn(process.execPath, [ATFED_BIN, 'plc', '--port', '0', '--data', join(dir, 'plc')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = new Promise((resolve) => orphan.once('exit', (code, signal) => resolve(signal ?? code)))
+    await new Promise((resolve) => orphan.stdout!.once('data', resolve)) // its "listening on" line
+    const stranger = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' })
+    writeFileSync(join(dir, 'dev.pid'), JSON.stringify({ pid: 999_999_999, children: [orphan.pid, stranger.pid] }))
+    try {
+      const lock = await claimDataDir(dir)
+      assert.deepEqual(JSON.parse(readFileSync(join(dir, 'dev.pid'), 'utf8')), { pid: process.pid, children: [] })
+      const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 5_000))])
+      assert.equal(outcome, 0, 'the orphan got SIGTERM and stopped cleanly')
+      assert.equal(stranger.exitCode, null, 'a process that is not a service of DATA is left alone')
+      lock.recordChildren([7, 8])
+      assert.deepEqual(JSON.parse(readFileSync(join(dir, 'dev.pid'), 'utf8')).children, [7, 8])
+      lock.release()
+      assert.ok(!existsSync(join(dir, 'dev.pid')))
+    } finally {
+      orphan.kill('SIGKILL')
+      stranger.kill('SIGKILL')
+    }
   })
 })
 

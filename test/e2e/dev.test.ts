@@ -72,8 +72,14 @@ async function stopCleanly(dev: AtfedProcess, ports: readonly number[]): Promise
 
 const dataDir = mkdtempSync(join(tmpdir(), 'atfed-e2e-dev-'))
 const running: AtfedProcess[] = []
-after(() => {
-  for (const p of running) p.kill()
+after(async () => {
+  // A failed run: SIGTERM first, so `atfed dev` stops its services (a SIGKILL would orphan them).
+  for (const p of running) {
+    if (p.proc.exitCode !== null || p.proc.signalCode !== null) continue
+    p.proc.kill('SIGTERM')
+    await Promise.race([p.exit, new Promise((resolve) => setTimeout(resolve, 20_000))])
+    p.kill()
+  }
   rmSync(dataDir, { recursive: true, force: true })
 })
 
