@@ -135,8 +135,10 @@ async function streamDirect(run: ImportRun, stream: ByteSource, prior: PriorBloc
     repo = { ...verifyRepoBlocks(reader, root, run.options), blocks, bytes }
     await markReachable(store, { reader, repo, marks: marksNamespace(did) })
   } catch (err) {
-    await rollBack(store, { did, prior })
-    run.keepStaging = false // nothing of this import is left (if the roll-back threw, the marker stays)
+    await rollBack(store, { did, prior }).then(
+      () => (run.keepStaging = false), // nothing of this import is left
+      () => {}, // the marker stays: the next import sweeps; the caller hears the first failure
+    )
     throw err
   }
   await switchHead(run, repo)
