@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { AtfedError } from '../core/errors.ts'
 import { DEFAULT_FEEDS } from '../feedgen/server.ts'
+import { ADMIN_PAGE_PATH } from '../pds/dashboard/routes.ts'
 import { feedUri } from '../feedgen/routes.ts'
 import { DEV_DEFAULT_PORTS, DEV_SERVICES, openDevState, parseBasePort } from './dev-layout.ts'
 import { claimDataDir } from './dev-lock.ts'
@@ -52,10 +53,12 @@ function table(rows: readonly (readonly string[])[]): string {
 }
 
 function networkTable(running: readonly RunningService[], state: DevState, dataDir: string): string {
-  const relay = running.find((r) => r.service === 'relay')!.url.replace(/^http/, 'ws')
+  const url = (service: string) => running.find((r) => r.service === service)!.url
+  const relayWs = url('relay').replace(/^http/, 'ws')
   const rows: string[][] = [['SERVICE', 'URL', 'DID']]
   for (const r of running) rows.push([r.service, r.url, r.did ?? '-'])
-  rows.push(['firehose', `${relay}/xrpc/com.atproto.sync.subscribeRepos`, '-'], ['jetstream', `${relay}/subscribe`, '-'])
+  rows.push(['firehose', `${relayWs}/xrpc/com.atproto.sync.subscribeRepos`, '-'], ['jetstream', `${relayWs}/subscribe`, '-'])
+  rows.push(['dashboard', `${url('relay')}/`, '-'], ['pds1 admin', `${url('pds1')}${ADMIN_PAGE_PATH}`, '-'], ['pds2 admin', `${url('pds2')}${ADMIN_PAGE_PATH}`, '-'])
   for (const feed of DEFAULT_FEEDS) rows.push([`feed:${feed.name}`, feedUri(state.publisher!.did as Did, feed.name), '-'])
   return [
     `atfed dev network (data: ${dataDir})`,
