@@ -64,7 +64,11 @@ export type ImportRepoOptions = Omit<StageRepoOptions, 'namespace' | 'did'> & {
   direct?: boolean
 }
 
-/** A checked repo, its blocks (commit, MST nodes, records; each once), and whether the CAR had a CID. */
+/**
+ * A checked repo, its blocks (commit, MST nodes, records; each once), and
+ * `has`: whether a block is kept (in memory: it is the new repo's; staged:
+ * the CAR carried it, so an old block the CAR carries as junk survives).
+ */
 type Checked = { repo: ImportedRepo; repoBlocks: Iterable<CarBlock>; has(cid: CID): boolean }
 
 /** Put in the staging space while copies may exist in the account's key space. */
@@ -91,7 +95,10 @@ export async function importRepoCar(source: ByteSource, options: ImportRepoOptio
   try {
     buffered = await bufferSmallCar(source, options.memoryBytesMax ?? REPO_IMPORT_MEMORY_BYTES_MAX)
     const prior = buffered.whole === null && options.direct !== false ? await PriorBlocks.read(store, did) : null
-    const repo = buffered.whole === null && prior !== null ? await streamDirect(run, buffered.stream, prior) : await checkThenCopy(run, buffered)
+    const repo =
+      buffered.whole === null && prior !== null
+        ? await streamDirect(run, buffered.stream, prior)
+        : await checkThenCopy(run, buffered)
     run.sweepPending = false
     run.keepStaging = false
     return repo
