@@ -12,7 +12,7 @@
  * A timer trims events older than the retention window.
  */
 import { RELAY_TRIM_INTERVAL_MS } from '../core/limits.ts'
-import { LevelEventLog } from '../core/stream/event-log-level.ts'
+import type { EventLog } from '../core/stream/event-log.ts'
 import type { UnsequencedEvent } from '../core/stream/events.ts'
 import { IdentityResolver } from '../did-resolver/identity-resolver.ts'
 import { acceptChecked } from './accept.ts'
@@ -25,6 +25,8 @@ import { describeServerProbe } from './hosts/probe.ts'
 import type { HostProbe } from './hosts/probe.ts'
 import { recordOutcome } from './ingest.ts'
 import type { IngestDeps } from './ingest.ts'
+import { checkRelayRole, openRelayLog } from './log/open-relay-log.ts'
+import type { RelayLog } from './log/open-relay-log.ts'
 import { openRelayDb } from './relay-db.ts'
 import type { RelayDb } from './relay-db.ts'
 import { Resyncer } from './resync.ts'
@@ -38,7 +40,9 @@ export type RelayContext = {
   readonly config: RelayConfig
   readonly tuning: Partial<RelayTuning>
   readonly db: RelayDb
-  readonly log: LevelEventLog
+  /** The firehose log: level in the relay db, or a JetStream stream (`--nats`, log/open-relay-log.ts). */
+  readonly log: EventLog
+  readonly relayLog: RelayLog
   readonly hosts: HostRegistry
   readonly accounts: AccountStore
   readonly resolver: IdentityResolver
@@ -57,13 +61,20 @@ export type RelayContext = {
 
 export type RelayContextOptions = { logLine?: (message: string) => void; probe?: HostProbe }
 
-type Stores = { db: RelayDb; log: LevelEventLog; hosts: HostRegistry; accounts: AccountStore }
+type Stores = { db: RelayDb; log: EventLog; relayLog: RelayLog; hosts: HostRegistry; accounts: AccountStore }
 type Core = Stores & { config: RelayConfig; tuning: Partial<RelayTuning>; resolver: IdentityResolver; verifier: EventVerifier; logLine: (message: string) => void }
 
 async function openStores(config: RelayConfig, tuning: Partial<RelayTuning>): Promise<Stores> {
+  checkRelayRole(config)
   const db = await openRelayDb(config.dataDir)
-  const log = await LevelEventLog.open(db, { sync: tuning.fsync ?? true })
-  return { db, log, hosts: await HostRegistry.open(db), accounts: await AccountStore.open(db) }
+  let relayLog: RelayLog
+  try {
+    relayLog = await openRelayLog(config, db, tuning)
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+  return { db, log: relayLog.log, relayLog, hosts: await HostRegistry.open(db), accounts: await AccountStore.open(db) }
 }
 
 function newResolver(config: RelayConfig, tuning: Partial<RelayTuning>): IdentityResolver {
@@ -78,7 +89,7 @@ function newResolver(config: RelayConfig, tuning: Partial<RelayTuning>): Identit
 /** The sequencer, the resync machinery and the ingest deps, wired to each other. */
 function buildIngest(core: Core, onFatal: (err: unknown) => void): { sequencer: Sequencer; resync: Resyncer; ingest: IngestDeps } {
   const { config, tuning, db, log, hosts, accounts, resolver, verifier, logLine } = core
-  const sequencer = new Sequencer({ db, log, stores: [hosts, accounts], sync: tuning.fsync ?? true, onFatal, ...pick(tuning, ['flushMs']) })
+  const sequencer = new Sequencer({ db, log, logJoinsBatch: core.relayLog.joinsBatch, stores: [hosts, accounts], sync: tuning.fsync ?? true, onFatal, ...pick(tuning, ['flushMs']) })
   const emit = (events: UnsequencedEvent[]): void => void sequencer.submit(events)
   const lazy: { ingest: IngestDeps | null } = { ingest: null }
   const resync = new Resyncer({
@@ -171,7 +182,7 @@ export async function closeRelayContext(ctx: RelayContext): Promise<void> {
   await ctx.slurper.close()
   await ctx.sequencer.close()
   await ctx.verifier.close()
-  await ctx.log.close()
+  await ctx.relayLog.close()
   ctx.resolver.close()
   await ctx.db.close()
 }

@@ -20,20 +20,29 @@
  * it returns a promise that resolves once the queue has drained, and the
  * host readers wait on it (backpressure to every upstream socket).
  *
+ * On a JetStream log (`logJoinsBatch: false`, relay cluster) the events
+ * cannot join the level batch: the stores are staged first (same instant as
+ * the queue is taken), the events are published and acknowledged
+ * (`log.append`), and only then is the staged batch written. A crash in
+ * between leaves the cursor behind events already published; they are
+ * received again, re-verified and published again with the same
+ * de-duplication id, which the stream drops.
+ *
  * A failed batch write is fatal: the in-memory state is ahead of the disk,
  * so the sequencer stops (`onFatal`), every later submit throws, and a
  * restart reloads the last durable state.
  */
 import { AtfedError } from '../core/errors.ts'
 import { EVENT_LOG_APPEND_EVENTS_MAX, RELAY_SEQUENCER_BATCH_EVENTS, RELAY_SEQUENCER_FLUSH_MS, RELAY_SEQUENCER_QUEUE_EVENTS_MAX } from '../core/limits.ts'
-import type { LevelEventLog } from '../core/stream/event-log-level.ts'
-import type { PendingAppend } from '../core/stream/event-log.ts'
+import type { EventLog, PendingAppend } from '../core/stream/event-log.ts'
 import type { UnsequencedEvent } from '../core/stream/events.ts'
 import type { RelayBatchOp, RelayDb, StagedWrites } from './relay-db.ts'
 
 export type SequencerOptions = {
   db: RelayDb
-  log: LevelEventLog
+  log: EventLog
+  /** The log's appends go into the level batch (LevelEventLog on the same db); false: publish first (JetStream). */
+  logJoinsBatch?: boolean
   /** Stores whose changes ride along in every batch. */
   stores: readonly { readonly hasDirty: boolean; stage(): StagedWrites }[]
   flushMs?: number
@@ -103,6 +112,7 @@ export class Sequencer {
   }
 
   async #write(events: UnsequencedEvent[]): Promise<void> {
+    if (this.#options.logJoinsBatch === false) return this.#publishThenWrite(events)
     const pendings: PendingAppend[] = []
     const ops: RelayBatchOp[] = []
     try {
@@ -121,6 +131,25 @@ export class Sequencer {
       this.stats.largestBatch = Math.max(this.stats.largestBatch, events.length)
     } catch (err) {
       for (const pending of pendings) pending.abort()
+      this.#failed = err
+      this.#release()
+      this.#options.onFatal?.(err)
+    }
+  }
+
+  async #publishThenWrite(events: UnsequencedEvent[]): Promise<void> {
+    try {
+      const staged = this.#options.stores.map((store) => store.stage())
+      for (let i = 0; i < events.length; i += EVENT_LOG_APPEND_EVENTS_MAX) {
+        await this.#options.log.append(events.slice(i, i + EVENT_LOG_APPEND_EVENTS_MAX))
+      }
+      const ops: RelayBatchOp[] = staged.flatMap((s) => s.ops)
+      if (ops.length > 0) await this.#options.db.batch(ops, { sync: this.#options.sync ?? true })
+      for (const s of staged) s.settled()
+      this.stats.batches++
+      this.stats.events += events.length
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, events.length)
+    } catch (err) {
       this.#failed = err
       this.#release()
       this.#options.onFatal?.(err)

@@ -92,6 +92,17 @@ export function startConsumer(url: string, cursor: number | null = null): RelayC
   return consumer
 }
 
+/**
+ * ATFED_TEST_RELAY_NATS=URL runs the relay on a JetStream log (one stream
+ * per harness, named after its data dir) instead of level: nats-relay.test.ts
+ * sets it and runs relay test files unchanged.
+ */
+function natsBackend(dataDir: string): Pick<RelayConfig, 'nats' | 'natsStream'> {
+  const url = process.env['ATFED_TEST_RELAY_NATS']
+  if (url === undefined || url === '') return {}
+  return { nats: [url], natsStream: `T_${dataDir.slice(-6).replace(/[^A-Za-z0-9]/g, '_')}` }
+}
+
 export async function startRelayHarness(
   options: { hosts?: number; tuning?: Partial<RelayTuning>; configuredHosts?: boolean; retentionMs?: number } = {},
 ): Promise<RelayHarness> {
@@ -112,6 +123,7 @@ export async function startRelayHarness(
     retentionMs: options.retentionMs ?? 72 * 60 * 60 * 1000,
     dnsServers: [dns.address],
     tuning: { ...FAST_TUNING, ...options.tuning },
+    ...natsBackend(dataDir),
   })
   const quiet = (): void => {}
   const harness: RelayHarness = {
