@@ -515,6 +515,8 @@ export const PDS_CRAWL_REQUEST_TIMEOUT_MS = 10_000
 export const PDS_CRAWL_RETRIES_MAX = 3
 /** First retry delay; doubles per retry. */
 export const PDS_CRAWL_RETRY_BACKOFF_MS = 2_000
+/** `close()` waits at most this long for requestCrawl calls in flight (Node 20's fetch can ignore an abort while a body is read). */
+export const PDS_CRAWL_CLOSE_WAIT_MS = 1_000
 /** Longest `atproto-proxy` header value (`did#serviceId`). */
 export const PDS_PROXY_HEADER_LENGTH_MAX = 2_048
 /** Largest request body forwarded by atproto-proxy; more is 413. */

@@ -27,6 +27,7 @@ import {
   PDS_CRAWL_REQUEST_TIMEOUT_MS,
   PDS_CRAWL_RETRIES_MAX,
   PDS_CRAWL_RETRY_BACKOFF_MS,
+  PDS_CRAWL_CLOSE_WAIT_MS,
   PDS_CRAWL_UNSUBSCRIBED_REANNOUNCE_MS,
   PDS_CRAWL_WRITE_DEBOUNCE_MS,
 } from '../core/limits.ts'
@@ -127,7 +128,12 @@ export class CrawlerNotifier {
     clearInterval(this.#idleTimer)
     if (this.#writeTimer !== null) clearTimeout(this.#writeTimer)
     this.#abort.abort()
-    await this.#announcing
+    let timer: NodeJS.Timeout | undefined
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, PDS_CRAWL_CLOSE_WAIT_MS)
+    })
+    await Promise.race([this.#announcing, grace])
+    clearTimeout(timer)
   }
 
   #checkIdle(): void {
@@ -159,7 +165,8 @@ export class CrawlerNotifier {
     try {
       const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#timing.requestTimeoutMs)])
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: this.#body, signal })
-      await res.body?.cancel()
+      // Not awaited: a cancel racing the abort can hang in Node 20's fetch.
+      res.body?.cancel().catch(() => {})
       if (res.ok) return 'ok'
       return res.status >= 500 || res.status === 429 ? 'retry' : `HTTP ${res.status}`
     } catch {
