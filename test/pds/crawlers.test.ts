@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { PDS_CRAWL_CLOSE_WAIT_MS } from '../../core/limits.ts'
 import { CrawlerNotifier, crawlHostname, type CrawlTiming } from '../../pds/crawlers.ts'
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.ts'
 import { createTestAccount, startPlcForPds, startTestPds } from '../helpers/pds.ts'
@@ -44,19 +45,24 @@ describe('CrawlerNotifier', () => {
 
   it('announces at start, then after writes debounced and at most once per interval', async () => {
     const server = await relay()
-    const notifier = new CrawlerNotifier({ crawlers: [server.origin], publicUrl: 'https://pds.example.com', subscribers: () => 0, timing: QUIET })
-    await until(() => server.bodies.length === 1)
-    assert.deepEqual(server.requests, [PATH])
-    assert.deepEqual(server.bodies, ['{"hostname":"pds.example.com"}'])
-    notifier.notifyOfWrite() // within the interval: nothing
-    await sleep(220)
-    assert.equal(server.requests.length, 1)
-    for (let i = 0; i < 5; i++) notifier.notifyOfWrite()
-    await until(() => server.bodies.length === 2)
-    await sleep(100)
-    assert.equal(server.requests.length, 2)
-    await notifier.close()
-    await server.close()
+    // A long interval, so a loaded machine cannot slip the first write notice past it.
+    const timing = { ...QUIET, notifyIntervalMs: 1_500 }
+    const notifier = new CrawlerNotifier({ crawlers: [server.origin], publicUrl: 'https://pds.example.com', subscribers: () => 0, timing })
+    try {
+      await until(() => server.bodies.length === 1)
+      assert.deepEqual(server.requests, [PATH])
+      assert.deepEqual(server.bodies, ['{"hostname":"pds.example.com"}'])
+      notifier.notifyOfWrite() // within the interval: nothing
+      await sleep(300)
+      assert.equal(server.requests.length, 1)
+      for (let i = 0; i < 5; i++) notifier.notifyOfWrite()
+      await until(() => server.bodies.length === 2)
+      await sleep(100)
+      assert.equal(server.requests.length, 2)
+    } finally {
+      await notifier.close()
+      await server.close()
+    }
   })
 
   it('re-announces while no relay is subscribed, not while one is', async () => {
@@ -64,15 +70,18 @@ describe('CrawlerNotifier', () => {
     let subscribers = 0
     const timing = { ...QUIET, idleCheckMs: 20, unsubscribedMs: 100 }
     const notifier = new CrawlerNotifier({ crawlers: [server.origin], publicUrl: 'https://pds.example.com', subscribers: () => subscribers, timing })
-    await until(() => server.bodies.length >= 3)
-    assert.ok(server.bodies.length >= 3, `${server.bodies.length} announcements`)
-    subscribers = 1
-    await sleep(50)
-    const before = server.requests.length
-    await sleep(300)
-    assert.equal(server.requests.length, before)
-    await notifier.close()
-    await server.close()
+    try {
+      await until(() => server.bodies.length >= 3)
+      assert.ok(server.bodies.length >= 3, `${server.bodies.length} announcements`)
+      subscribers = 1
+      await sleep(200) // a call already in flight lands first
+      const before = server.requests.length
+      await sleep(300)
+      assert.equal(server.requests.length, before)
+    } finally {
+      await notifier.close()
+      await server.close()
+    }
   })
 
   it('retries 5xx a bounded number of times, never a 4xx, and logs the failure', async () => {
@@ -86,27 +95,34 @@ describe('CrawlerNotifier', () => {
       timing: { ...QUIET, retriesMax: 2 },
       log: (line) => logs.push(line),
     })
-    await until(() => logs.length === 2)
-    assert.equal(failing.requests.length, 3)
-    assert.equal(refusing.requests.length, 1)
-    assert.equal(logs.length, 2)
-    assert.ok(logs.some((l) => l.includes(failing.origin) && l.includes('3 attempts')))
-    assert.ok(logs.some((l) => l.includes(refusing.origin) && l.includes('HTTP 400')))
-    await notifier.close()
-    await Promise.all([failing.close(), refusing.close()])
+    try {
+      await until(() => logs.length === 2)
+      assert.equal(failing.requests.length, 3)
+      assert.equal(refusing.requests.length, 1)
+      assert.equal(logs.length, 2)
+      assert.ok(logs.some((l) => l.includes(failing.origin) && l.includes('3 attempts')))
+      assert.ok(logs.some((l) => l.includes(refusing.origin) && l.includes('HTTP 400')))
+    } finally {
+      await notifier.close()
+      await Promise.all([failing.close(), refusing.close()])
+    }
   })
 
   it('close stops timers and aborts a call in flight', async () => {
     const silent = await startHttpServer(() => {}) // never answers
     const notifier = new CrawlerNotifier({ crawlers: [silent.origin], publicUrl: 'https://pds.example.com', subscribers: () => 0, timing: { ...QUIET, idleCheckMs: 10, unsubscribedMs: 10 } })
-    await sleep(50)
-    const started = Date.now()
-    await notifier.close()
-    assert.ok(Date.now() - started < 1_000)
-    const count = silent.requests.length
-    await sleep(100)
-    assert.equal(silent.requests.length, count)
-    await silent.close()
+    try {
+      await sleep(50)
+      const started = Date.now()
+      await notifier.close()
+      assert.ok(Date.now() - started <= PDS_CRAWL_CLOSE_WAIT_MS + 500, 'close is bounded')
+      const count = silent.requests.length
+      await sleep(100)
+      assert.equal(silent.requests.length, count)
+    } finally {
+      await notifier.close()
+      await silent.close()
+    }
   })
 })
 
@@ -122,11 +138,14 @@ describe('PDS with --crawl', () => {
   it('asks its crawler to crawl it at start', async () => {
     const server = await relay()
     const pds = await startTestPds({ plc, config: { crawlers: [server.origin] } })
-    await createTestAccount(pds.publicUrl, 'crawl-alice.test')
-    await until(() => server.bodies.length > 0)
-    assert.deepEqual(server.requests, [PATH])
-    assert.deepEqual(JSON.parse(server.bodies[0]!), { hostname: pds.publicUrl })
-    await pds.stop()
-    await server.close()
+    try {
+      await createTestAccount(pds.publicUrl, 'crawl-alice.test')
+      await until(() => server.bodies.length > 0)
+      assert.deepEqual(server.requests, [PATH])
+      assert.deepEqual(JSON.parse(server.bodies[0]!), { hostname: pds.publicUrl })
+    } finally {
+      await pds.stop()
+      await server.close()
+    }
   })
 })
