@@ -42,6 +42,15 @@ function readLock(path: string): LockFile | null {
   }
 }
 
+/** A process that ended meanwhile (ESRCH) is fine. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
+  }
+}
+
 /** True when /proc shows `pid` running bin/atfed.js with `dataDir` in its arguments. */
 function isOurService(pid: number, dataDir: string): boolean {
   try {
@@ -56,10 +65,10 @@ async function stopOrphans(pids: readonly number[], dataDir: string, log: (line:
   const orphans = pids.filter((pid) => isAlive(pid) && isOurService(pid, dataDir))
   if (orphans.length === 0) return
   log(`atfed dev: stopping ${orphans.length} services left running by an earlier atfed dev (pids ${orphans.join(', ')})`)
-  for (const pid of orphans) process.kill(pid, 'SIGTERM')
+  for (const pid of orphans) signal(pid, 'SIGTERM')
   const deadline = Date.now() + DEV_CHILD_STOP_GRACE_MS
   while (orphans.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
-  for (const pid of orphans.filter(isAlive)) process.kill(pid, 'SIGKILL')
+  for (const pid of orphans.filter(isAlive)) signal(pid, 'SIGKILL')
 }
 
 /** Takes DATA/dev.pid for this process (stopping an earlier one's orphans); `release` also runs at exit. */

@@ -2,14 +2,18 @@
  * The six services of `atfed dev` as child processes (dev-child.ts), started
  * in dependency order and stopped in the reverse one:
  *
- *   start  1. PLC directory ∥ PDS 1 ∥ PDS 2 ∥ relay: none needs another to
- *             start (the PDSes call the PLC only for account operations; the
- *             relay follows both PDSes as configured hosts, --host, which it
- *             retries with backoff until they answer; the PDSes also announce
- *             themselves with requestCrawl, --crawl, as a real PDS does)
+ *   start  1. PLC directory ∥ PDS 1 ∥ PDS 2 (the PDSes call the PLC only for
+ *             account operations)
  *          2. the feed publisher account on PDS 1 (first start only)
- *          3. feed generator ∥ labeler (the labeler checks its did:plc at the
- *             PLC as it starts; both follow the relay)
+ *          3. relay ∥ feed generator ∥ labeler. The relay starts once the
+ *             PDSes listen: it follows them as configured hosts (--host),
+ *             and a first connection that fails would cost a growing
+ *             backoff. The feed generator and the labeler follow the relay
+ *             with a short backoff (from STREAM_RECONNECT_BACKOFF_MS_MIN)
+ *             while it comes up; the labeler checks its did:plc at the PLC
+ *             as it starts. The PDSes also announce themselves with
+ *             requestCrawl (--crawl), as a real PDS does, retrying while
+ *             the relay is not up yet.
  *   stop   feed generator ∥ labeler (their cursors land while the relay
  *          still runs) → relay → PDS 1 ∥ PDS 2 → PLC
  *
@@ -89,15 +93,13 @@ export class DevNetwork {
         'pds', ...dev(service), '--host', '127.0.0.1', '--hostname', 'localhost', '--plc', urls.plc, '--handle-domain', '.test',
         '--crawl', urls.relay, '--admin-password', adminPassword, '--dev',
       ])
-    const relayArgs = ['relay', ...dev('relay'), '--bind', '127.0.0.1', '--plc', urls.plc, '--host', urls.pds1, '--host', urls.pds2]
-    const running = await Promise.all([
-      this.#spawn('plc', ['plc', ...dev('plc'), '--host', '127.0.0.1']),
-      pds('pds1'),
-      pds('pds2'),
-      this.#spawn('relay', [...relayArgs, '--admin-password', adminPassword, '--dev']),
-    ])
+    const running = await Promise.all([this.#spawn('plc', ['plc', ...dev('plc'), '--host', '127.0.0.1']), pds('pds1'), pds('pds2')])
     const publisher = await this.#ensurePublisher(urls.pds1)
     const relayWs = urls.relay.replace(/^http/, 'ws')
+    const relayArgs = [
+      'relay', ...dev('relay'), '--bind', '127.0.0.1', '--plc', urls.plc, '--host', urls.pds1, '--host', urls.pds2,
+      '--admin-password', adminPassword, '--dev',
+    ]
     const feedgenArgs = [
       'feedgen', ...dev('feedgen'), '--listen-host', '127.0.0.1', '--relay', relayWs, '--plc', urls.plc,
       '--hostname', `localhost:${ports.feedgen}`, '--publisher-did', publisher, '--keyword', this.#options.keyword, '--dev',
@@ -106,7 +108,7 @@ export class DevNetwork {
       'labeler', ...dev('labeler'), '--listen-host', '127.0.0.1', '--relay', relayWs, '--plc', urls.plc,
       '--rules', this.#options.rulesFile, '--admin-password', adminPassword, '--dev',
     ]
-    running.push(...(await Promise.all([this.#spawn('feedgen', feedgenArgs), this.#spawn('labeler', labelerArgs)])))
+    running.push(...(await Promise.all([this.#spawn('relay', relayArgs), this.#spawn('feedgen', feedgenArgs), this.#spawn('labeler', labelerArgs)])))
     return running.map((r) => ({ ...r, url: urls[r.service] }))
   }
 

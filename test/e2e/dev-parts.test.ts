@@ -74,7 +74,7 @@ describe('dev layout', () => {
     try {
       const lock = await claimDataDir(dir)
       assert.deepEqual(JSON.parse(readFileSync(join(dir, 'dev.pid'), 'utf8')), { pid: process.pid, children: [] })
-      const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 5_000))])
+      const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 15_000))])
       assert.equal(outcome, 0, 'the orphan got SIGTERM and stopped cleanly')
       assert.equal(stranger.exitCode, null, 'a process that is not a service of DATA is left alone')
       lock.recordChildren([7, 8])
