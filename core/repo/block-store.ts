@@ -62,6 +62,7 @@ type BinaryOp =
   | { type: 'put'; key: Uint8Array; value: Uint8Array; keyEncoding: 'view'; valueEncoding: 'view' }
   | { type: 'del'; key: Uint8Array; keyEncoding: 'view' }
 const textDecoder = new TextDecoder()
+const noop = () => {}
 
 function putOp(key: Uint8Array, value: Uint8Array): BinaryOp {
   return { type: 'put', key, value, keyEncoding: 'view', valueEncoding: 'view' }
@@ -187,30 +188,46 @@ export class LevelRepoStore {
    * BLOCK_STORE_WRITE_BATCH_BYTES_MAX bytes. Not atomic and not durable on its
    * own: finish with `applyCommit` (which sets the head, syncs the log, and
    * is the point the import becomes real). Returns the number of blocks written.
-   * Chained batches: for thousands of ops they cost less than an array batch,
-   * which clones every op object.
+   * Chained batches (for thousands of ops they cost less than an array batch,
+   * which clones every op); one batch is written while the next fills, and a
+   * synchronous source is read without a wait per block.
    */
   async writeBlocks(did: Did, blocks: Iterable<CarBlock> | AsyncIterable<CarBlock>): Promise<number> {
     const keys = new BlockKeys(this.#prefix(did))
     let batch = this.db.batch()
     let bytes = 0
     let written = 0
+    let inFlight: Promise<void> | null = null
+    /** Puts a block; when the batch is full, starts writing it and returns the write before it, to wait for. */
+    const put = (block: CarBlock): Promise<void> | null => {
+      batch.put(keys.key(block.cid), block.bytes, BINARY)
+      bytes += block.bytes.length
+      if (batch.length < BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX && bytes < BLOCK_STORE_WRITE_BATCH_BYTES_MAX) return null
+      const full = batch
+      batch = this.db.batch()
+      bytes = 0
+      written += full.length
+      const previous = inFlight
+      inFlight = full.write({ sync: false })
+      inFlight.catch(() => {}) // observed when waited for; not unhandled meanwhile
+      return previous
+    }
     try {
-      for await (const block of blocks) {
-        batch.put(keys.key(block.cid), block.bytes, BINARY)
-        bytes += block.bytes.length
-        if (batch.length >= BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX || bytes >= BLOCK_STORE_WRITE_BATCH_BYTES_MAX) {
-          written += batch.length
-          await batch.write({ sync: false })
-          batch = this.db.batch()
-          bytes = 0
+      if (Symbol.iterator in blocks) {
+        for (const block of blocks) {
+          const wait = put(block) // no wait per block, only per batch
+          if (wait !== null) await wait
         }
+      } else {
+        for await (const block of blocks) await put(block)
       }
       written += batch.length
       if (batch.length > 0) await batch.write({ sync: false })
+      await inFlight
       return written
     } finally {
       await batch.close() // no-op once written; releases a batch a failed source left open
+      await (inFlight as Promise<void> | null)?.catch(noop)
     }
   }
 

@@ -198,14 +198,9 @@ function* walkRepoBlocks(reader: BlockReader, repo: ImportedRepo): Generator<Car
   }
 }
 
+/** Writes a synchronous source straight through (writeBlocks overlaps its batches itself). */
 async function copyBlocks(store: LevelRepoStore, { to, blocks }: { to: Did; blocks: Iterable<CarBlock> }): Promise<void> {
-  const batch = new BlockBatch((some) => store.writeBlocks(to, some))
-  try {
-    for (const block of blocks) await batch.add(block)
-    await batch.drain()
-  } finally {
-    await batch.settle()
-  }
+  await store.writeBlocks(to, blocks)
 }
 
 /**
