@@ -692,3 +692,9 @@ export const PDS_ADMIN_STORAGE_CACHE_MS = 10_000
 export const PDS_ADMIN_DISK_FILES_MAX = 100_000
 /** PDS admin page: accounts and invite codes one table shows (one XRPC page). */
 export const PDS_ADMIN_PAGE_ROWS_MAX = 100
+/** JetStream log: pause before the live reader follows the stream again after its consumer ended (node lost). */
+export const JETSTREAM_LOG_LIVE_RETRY_MS = 250
+/** JetStream log: how long one pull of the live reader lasts (heartbeats every half; two missed restart it). */
+export const JETSTREAM_LOG_LIVE_PULL_MS = 2_000
+/** JetStream log: missed heartbeats in a row after which the live reader drops its consumer and makes a new one. */
+export const JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX = 2

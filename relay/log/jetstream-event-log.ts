@@ -87,7 +87,7 @@ export class JetStreamEventLog implements EventLog {
     this.#floor = init.floor
     this.#tail = new EventLogTail(init.last, { framesMax: options.tailFramesMax ?? EVENT_LOG_TAIL_FRAMES_MAX, bytesMax: options.tailBytesMax ?? EVENT_LOG_TAIL_BYTES_MAX })
     this.#publisher = new JetStreamPublisher({ js: init.js, jsm: init.jsm, stream: init.stream, subject: options.subject ?? DEFAULT_SUBJECT, last: init.last })
-    this.#live = startLiveReader(init.js, { stream: init.stream, afterSeq: init.last, onMessage: (seq, frame) => this.#onLive(seq, frame) })
+    this.#live = startLiveReader(init.js, { stream: init.stream, lastSeen: () => this.#published, onMessage: (seq, frame) => this.#onLive(seq, frame) })
     this.#floorTimer = setInterval(() => void this.refreshFloor().catch(() => {}), JETSTREAM_LOG_FLOOR_REFRESH_MS)
     this.#floorTimer.unref()
   }

@@ -10,7 +10,7 @@
  * so `lastSeq` still moves past them.
  */
 import type { Consumer, JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
-import { JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS } from '../../core/limits.ts'
+import { JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS, JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX, JETSTREAM_LOG_LIVE_PULL_MS, JETSTREAM_LOG_LIVE_RETRY_MS } from '../../core/limits.ts'
 import type { LoggedFrame } from '../../core/stream/event-log.ts'
 import { TIME_HEADER } from './jetstream-stream.ts'
 
@@ -59,24 +59,54 @@ export async function* readStream(
   }
 }
 
-/** Follow the stream from `afterSeq + 1` for as long as the log is open. */
+type ConsumeIterator = { stop(): void; status(): AsyncIterable<{ type: string; count?: number }> }
+
+async function stopWhenOrphaned(iter: ConsumeIterator): Promise<void> {
+  try {
+    for await (const status of iter.status()) {
+      if (status.type === 'heartbeats_missed' && (status.count ?? 0) >= JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX) return iter.stop()
+    }
+  } catch {
+    // The iterator closed.
+  }
+}
+
+/**
+ * Follow the stream after `lastSeen()` for as long as the log is open. The
+ * client re-creates an ordered consumer by itself after most hiccups; when
+ * its iterator ends anyway (the connection's server died, heartbeats were
+ * missed for too long) a new one starts after the last seq seen, after
+ * JETSTREAM_LOG_LIVE_RETRY_MS. An ordered consumer whose node died is not
+ * re-created by the client (it keeps pulling a consumer that is gone and
+ * reports missed heartbeats): the reader stops it itself after
+ * JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX and starts a new one, which the
+ * cluster places on a live node.
+ */
 export function startLiveReader(
   js: JetStreamClient,
-  options: { stream: string; afterSeq: number; onMessage: (seq: number, frame: Uint8Array | null) => void },
+  options: { stream: string; lastSeen: () => number; onMessage: (seq: number, frame: Uint8Array | null) => void },
 ): LiveReader {
   let stopped = false
   let messages: { stop(): void } | null = null
-  const running = (async () => {
-    const consumer = await js.consumers.get(options.stream, { opt_start_seq: options.afterSeq + 1 })
+  const follow = async (): Promise<void> => {
+    const consumer = await js.consumers.get(options.stream, { opt_start_seq: options.lastSeen() + 1 })
     if (stopped) return deleteQuietly(consumer)
-    const iter = await consumer.consume()
+    // Short pulls: a lost server is noticed (missed heartbeats) within about two of them.
+    const iter = await consumer.consume({ expires: JETSTREAM_LOG_LIVE_PULL_MS })
     messages = iter
+    void stopWhenOrphaned(iter)
     if (stopped) iter.stop()
     for await (const m of iter) {
       // A copy: the tail keeps frames for a while and must not pin the client's read buffers.
       options.onMessage(m.seq, m.data.length === 0 ? null : m.data.slice())
     }
-  })().catch(() => {})
+  }
+  const running = (async () => {
+    while (!stopped) {
+      await follow().catch(() => {})
+      if (!stopped) await new Promise((resolve) => setTimeout(resolve, JETSTREAM_LOG_LIVE_RETRY_MS))
+    }
+  })()
   return {
     stop: async () => {
       stopped = true
