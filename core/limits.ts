@@ -37,12 +37,6 @@ export const HANDLE_LENGTH_MAX = 253
 export const NSID_LENGTH_MAX = 317
 export const AT_URI_BYTES_MAX = 8_192
 
-// Crypto (core/crypto)
-/** Longest multibase key text accepted before base58 decoding (35-byte multikey ≈ 49 chars; legacy 65-byte ≈ 90). */
-export const MULTIKEY_LENGTH_MAX = 128
-/** Parsed verification keys (did:key → prepared verifier) kept by verifySignature; a P-256 miss costs ~150 µs. */
-export const VERIFY_KEY_CACHE_ENTRIES_MAX = 20_000
-
 // Identifier syntax (core/syntax/; atproto identifier specs + lexicon string formats)
 export const HANDLE_LABEL_LENGTH_MAX = 63
 export const NSID_SEGMENT_LENGTH_MAX = 63
@@ -68,17 +62,11 @@ export const BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX = 1_000
 /** ... or as soon as a batch holds this many bytes of block data (LevelDB's memtable is 4 MiB). */
 export const BLOCK_STORE_WRITE_BATCH_BYTES_MAX = 1_048_576
 
-// Lexicon schemas and validation (core/lexicon/*)
-/** Largest lexicon JSON file read by `loadLexiconDir` (the biggest upstream file is ~40 KB). */
-export const LEXICON_DOC_BYTES_MAX = 1_048_576
-/** Most `.json` files `loadLexiconDir` reads from one tree (upstream has ~260). */
-export const LEXICON_DIR_FILES_MAX = 10_000
-/** Deepest directory nesting `loadLexiconDir` descends (`com/atproto/repo` is 3). */
-export const LEXICON_DIR_DEPTH_MAX = 16
-/** Longest def name in a lexicon document (an NSID name segment is at most 63). */
-export const LEXICON_DEF_NAME_CHARS_MAX = 63
-/** Deepest object/array nesting the validator follows (data model recommends 32; views nest deeper). */
-export const LEXICON_VALIDATION_DEPTH_MAX = 64
+// Crypto (core/crypto)
+/** Longest multibase key text accepted before base58 decoding (35-byte multikey ≈ 49 chars; legacy 65-byte ≈ 90). */
+export const MULTIKEY_LENGTH_MAX = 128
+/** Parsed verification keys (did:key → prepared verifier) kept by verifySignature; a P-256 miss costs ~150 µs. */
+export const VERIFY_KEY_CACHE_ENTRIES_MAX = 20_000
 
 // Identity resolution (did-resolver/)
 /** Time limit for one identity fetch (DID document, well-known handle file); the reference PDS uses 3 s. */
@@ -116,70 +104,17 @@ export const CBOR_ENCODER_SCRATCH_BYTES_MAX = 1_048_576
 /** CBOR decoder: slots in the direct-mapped cache of decoded map keys (a power of two). */
 export const CBOR_KEY_CACHE_SLOTS = 1_024
 
-// XRPC server and client (core/xrpc/; reference xrpc-server and pds/index.ts)
-/** Default JSON request body (reference PDS `jsonLimit: 150 * 1024`). */
-export const XRPC_JSON_BODY_BYTES_MAX = 153_600
-/** JSON body of createRecord / putRecord / applyWrites (reference: 1,000,000 bytes). */
-export const XRPC_WRITE_JSON_BODY_BYTES_MAX = 1_000_000
-/** A JSON body must arrive completely within this time (slow-loris bound). */
-export const XRPC_JSON_BODY_TIMEOUT_MS = 30_000
-/** Default total time for a binary body (100 MiB at ~115 KB/s); methods may override. */
-export const XRPC_BINARY_BODY_TIMEOUT_MS = 15 * 60 * 1000
-/** Any request body: longest pause between two chunks. */
-export const XRPC_BODY_IDLE_TIMEOUT_MS = 30_000
-/** Most stacked Content-Encoding layers decoded (`gzip, br` is 2). */
-export const XRPC_CONTENT_ENCODINGS_MAX = 2
-/** Most query-string values one request may carry (repeated keys count each time). */
-export const XRPC_QUERY_VALUES_MAX = 1_000
-/** Rate limiter: most keys tracked per bucket; the oldest window is dropped past it. */
-export const RATE_LIMIT_KEYS_MAX = 100_000
-/** Client: default time limit for a whole call (headers and body). */
-export const XRPC_CLIENT_TIMEOUT_MS = 30_000
-/** Client: default largest response body read (the reference proxy's cap). */
-export const XRPC_CLIENT_RESPONSE_BYTES_MAX = 10_485_760
-/** Client: largest error body read for its `{error, message}`. */
-export const XRPC_CLIENT_ERROR_BYTES_MAX = 65_536
-
-// Reference PDS rate limits (pds/rate-limits.ts and per-route limits; applied when enabled)
-export const RATE_LIMIT_GLOBAL_IP = { points: 3_000, windowMs: 5 * 60 * 1000 }
-export const RATE_LIMIT_REPO_WRITE_HOUR_DID = { points: 5_000, windowMs: 60 * 60 * 1000 }
-export const RATE_LIMIT_REPO_WRITE_DAY_DID = { points: 35_000, windowMs: 24 * 60 * 60 * 1000 }
-/** Repo write points per operation: create 3, update 2, delete 1 (applyWrites sums its writes). */
-export const RATE_LIMIT_WRITE_POINTS = { create: 3, update: 2, delete: 1 }
-export const RATE_LIMIT_CREATE_SESSION_5MIN = { points: 30, windowMs: 5 * 60 * 1000 }
-export const RATE_LIMIT_CREATE_SESSION_DAY = { points: 300, windowMs: 24 * 60 * 60 * 1000 }
-export const RATE_LIMIT_CREATE_ACCOUNT_IP = { points: 100, windowMs: 5 * 60 * 1000 }
-export const RATE_LIMIT_UPLOAD_BLOB_IP = { points: 1_000, windowMs: 24 * 60 * 60 * 1000 }
-export const RATE_LIMIT_GET_REPO_IP = { points: 6_000, windowMs: 5 * 60 * 1000 }
-export const RATE_LIMIT_UPDATE_HANDLE_5MIN_DID = { points: 10, windowMs: 5 * 60 * 1000 }
-export const RATE_LIMIT_UPDATE_HANDLE_DAY_DID = { points: 50, windowMs: 24 * 60 * 60 * 1000 }
-export const RATE_LIMIT_DELETE_ACCOUNT_IP = { points: 50, windowMs: 5 * 60 * 1000 }
-export const RATE_LIMIT_RESET_PASSWORD_IP = { points: 50, windowMs: 5 * 60 * 1000 }
-export const RATE_LIMIT_REQUEST_PASSWORD_RESET_HOUR_IP = { points: 15, windowMs: 60 * 60 * 1000 }
-export const RATE_LIMIT_REQUEST_PASSWORD_RESET_DAY_IP = { points: 50, windowMs: 24 * 60 * 60 * 1000 }
-/** requestAccountDelete / requestEmailConfirmation / requestEmailUpdate, per DID. */
-export const RATE_LIMIT_EMAIL_REQUEST_HOUR_DID = { points: 5, windowMs: 60 * 60 * 1000 }
-export const RATE_LIMIT_EMAIL_REQUEST_DAY_DID = { points: 15, windowMs: 24 * 60 * 60 * 1000 }
-
-// JWTs (core/crypto/jwt*.ts; reference xrpc-server auth.ts, pds auth-verifier.ts)
-/** Longest token text parsed at all (a service JWT is ~400 chars); longer is rejected before decoding. */
-export const JWT_LENGTH_MAX = 8_192
-/** Clock difference tolerated on `exp` and `iat` between issuer and verifier. */
-export const JWT_CLOCK_SKEW_S = 30
-/** Service JWT lifetime when the issuer gives no `exp` (reference: 60 s). */
-export const SERVICE_JWT_LIFETIME_DEFAULT_S = 60
-/** Longest service JWT lifetime issued or accepted (reference getServiceAuth: 1 h with `lxm`). */
-export const SERVICE_JWT_LIFETIME_MAX_S = 3_600
-/** Longest lifetime getServiceAuth grants a token without `lxm` (reference: 60 s). */
-export const SERVICE_JWT_NO_LXM_LIFETIME_MAX_S = 60
-/** Session access token lifetime (reference: 120 min). */
-export const ACCESS_JWT_LIFETIME_S = 2 * 60 * 60
-/** Session refresh token lifetime (reference: 90 days). */
-export const REFRESH_JWT_LIFETIME_S = 90 * 24 * 60 * 60
-/** A rotated refresh token stays usable this long (reference: 2 h). */
-export const REFRESH_JWT_GRACE_S = 2 * 60 * 60
-/** Shortest session HMAC secret accepted (the distro generates 32 random bytes as hex). */
-export const SESSION_JWT_SECRET_BYTES_MIN = 16
+// Lexicon schemas and validation (core/lexicon/*)
+/** Largest lexicon JSON file read by `loadLexiconDir` (the biggest upstream file is ~40 KB). */
+export const LEXICON_DOC_BYTES_MAX = 1_048_576
+/** Most `.json` files `loadLexiconDir` reads from one tree (upstream has ~260). */
+export const LEXICON_DIR_FILES_MAX = 10_000
+/** Deepest directory nesting `loadLexiconDir` descends (`com/atproto/repo` is 3). */
+export const LEXICON_DIR_DEPTH_MAX = 16
+/** Longest def name in a lexicon document (an NSID name segment is at most 63). */
+export const LEXICON_DEF_NAME_CHARS_MAX = 63
+/** Deepest object/array nesting the validator follows (data model recommends 32; views nest deeper). */
+export const LEXICON_VALIDATION_DEPTH_MAX = 64
 
 // PLC directory and client (did-resolver/plc/; did-method-plc packages/server/src/constraints.ts, did:plc spec v0.3)
 /** Largest operation, as DAG-CBOR of the signed op (reference server; the spec allows 7,500). */
@@ -263,6 +198,71 @@ export const STREAM_RECONNECT_BACKOFF_MS_MAX = 60_000
 export const STREAM_RECONNECT_FAILURES_MAX = 30
 /** Client: time limit for the WebSocket opening handshake. */
 export const STREAM_HANDSHAKE_TIMEOUT_MS = 10_000
+
+// XRPC server and client (core/xrpc/; reference xrpc-server and pds/index.ts)
+/** Default JSON request body (reference PDS `jsonLimit: 150 * 1024`). */
+export const XRPC_JSON_BODY_BYTES_MAX = 153_600
+/** JSON body of createRecord / putRecord / applyWrites (reference: 1,000,000 bytes). */
+export const XRPC_WRITE_JSON_BODY_BYTES_MAX = 1_000_000
+/** A JSON body must arrive completely within this time (slow-loris bound). */
+export const XRPC_JSON_BODY_TIMEOUT_MS = 30_000
+/** Default total time for a binary body (100 MiB at ~115 KB/s); methods may override. */
+export const XRPC_BINARY_BODY_TIMEOUT_MS = 15 * 60 * 1000
+/** Any request body: longest pause between two chunks. */
+export const XRPC_BODY_IDLE_TIMEOUT_MS = 30_000
+/** Most stacked Content-Encoding layers decoded (`gzip, br` is 2). */
+export const XRPC_CONTENT_ENCODINGS_MAX = 2
+/** Most query-string values one request may carry (repeated keys count each time). */
+export const XRPC_QUERY_VALUES_MAX = 1_000
+/** Rate limiter: most keys tracked per bucket; the oldest window is dropped past it. */
+export const RATE_LIMIT_KEYS_MAX = 100_000
+/** Client: default time limit for a whole call (headers and body). */
+export const XRPC_CLIENT_TIMEOUT_MS = 30_000
+/** Client: default largest response body read (the reference proxy's cap). */
+export const XRPC_CLIENT_RESPONSE_BYTES_MAX = 10_485_760
+/** Client: largest error body read for its `{error, message}`. */
+export const XRPC_CLIENT_ERROR_BYTES_MAX = 65_536
+
+// Reference PDS rate limits (pds/rate-limits.ts and per-route limits; applied when enabled)
+export const RATE_LIMIT_GLOBAL_IP = { points: 3_000, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_REPO_WRITE_HOUR_DID = { points: 5_000, windowMs: 60 * 60 * 1000 }
+export const RATE_LIMIT_REPO_WRITE_DAY_DID = { points: 35_000, windowMs: 24 * 60 * 60 * 1000 }
+/** Repo write points per operation: create 3, update 2, delete 1 (applyWrites sums its writes). */
+export const RATE_LIMIT_WRITE_POINTS = { create: 3, update: 2, delete: 1 }
+export const RATE_LIMIT_CREATE_SESSION_5MIN = { points: 30, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_CREATE_SESSION_DAY = { points: 300, windowMs: 24 * 60 * 60 * 1000 }
+export const RATE_LIMIT_CREATE_ACCOUNT_IP = { points: 100, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_UPLOAD_BLOB_IP = { points: 1_000, windowMs: 24 * 60 * 60 * 1000 }
+export const RATE_LIMIT_GET_REPO_IP = { points: 6_000, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_UPDATE_HANDLE_5MIN_DID = { points: 10, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_UPDATE_HANDLE_DAY_DID = { points: 50, windowMs: 24 * 60 * 60 * 1000 }
+export const RATE_LIMIT_DELETE_ACCOUNT_IP = { points: 50, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_RESET_PASSWORD_IP = { points: 50, windowMs: 5 * 60 * 1000 }
+export const RATE_LIMIT_REQUEST_PASSWORD_RESET_HOUR_IP = { points: 15, windowMs: 60 * 60 * 1000 }
+export const RATE_LIMIT_REQUEST_PASSWORD_RESET_DAY_IP = { points: 50, windowMs: 24 * 60 * 60 * 1000 }
+/** requestAccountDelete / requestEmailConfirmation / requestEmailUpdate, per DID. */
+export const RATE_LIMIT_EMAIL_REQUEST_HOUR_DID = { points: 5, windowMs: 60 * 60 * 1000 }
+export const RATE_LIMIT_EMAIL_REQUEST_DAY_DID = { points: 15, windowMs: 24 * 60 * 60 * 1000 }
+
+// JWTs (core/crypto/jwt*.ts; reference xrpc-server auth.ts, pds auth-verifier.ts)
+/** Longest token text parsed at all (a service JWT is ~400 chars); longer is rejected before decoding. */
+export const JWT_LENGTH_MAX = 8_192
+/** Clock difference tolerated on `exp` and `iat` between issuer and verifier. */
+export const JWT_CLOCK_SKEW_S = 30
+/** Service JWT lifetime when the issuer gives no `exp` (reference: 60 s). */
+export const SERVICE_JWT_LIFETIME_DEFAULT_S = 60
+/** Longest service JWT lifetime issued or accepted (reference getServiceAuth: 1 h with `lxm`). */
+export const SERVICE_JWT_LIFETIME_MAX_S = 3_600
+/** Longest lifetime getServiceAuth grants a token without `lxm` (reference: 60 s). */
+export const SERVICE_JWT_NO_LXM_LIFETIME_MAX_S = 60
+/** Session access token lifetime (reference: 120 min). */
+export const ACCESS_JWT_LIFETIME_S = 2 * 60 * 60
+/** Session refresh token lifetime (reference: 90 days). */
+export const REFRESH_JWT_LIFETIME_S = 90 * 24 * 60 * 60
+/** A rotated refresh token stays usable this long (reference: 2 h). */
+export const REFRESH_JWT_GRACE_S = 2 * 60 * 60
+/** Shortest session HMAC secret accepted (the distro generates 32 random bytes as hex). */
+export const SESSION_JWT_SECRET_BYTES_MIN = 16
 
 // Repo import / export and the `atfed car` commands (core/repo/import.ts, export.ts, cli/car.ts)
 /** Most blocks one repo CAR may hold (a 1M-record repo has ~1.3M); past it the import is 'TooManyBlocks'. */
@@ -348,80 +348,6 @@ export const FEEDGEN_POPULAR_RANKED_MAX = 1_000
 export const FEEDGEN_POPULAR_CACHE_MS = 15_000
 export const FEEDGEN_POPULAR_WINDOW_HOURS_DEFAULT = 24
 
-// Jetstream-compatible JSON endpoint of the relay (relay/jetstream/; bluesky-social/jetstream README and internal/subscribe)
-/** `wantedCollections` entries (NSIDs or `prefix.*`) one subscriber may ask for (Jetstream: 100). */
-export const JETSTREAM_WANTED_COLLECTIONS_MAX = 100
-/** `wantedDids` entries one subscriber may ask for (Jetstream: 10,000). */
-export const JETSTREAM_WANTED_DIDS_MAX = 10_000
-/** Largest subscriber→server message (`options_update`): 10,000 DIDs of ~35 bytes fit with room (Jetstream allows 10 MB). */
-export const JETSTREAM_CLIENT_MESSAGE_BYTES_MAX = 2 * 1024 * 1024
-/** Open JSON subscriptions; past it the upgrade is refused with 503. */
-export const JETSTREAM_SUBSCRIBERS_MAX = 2_048
-/** Per subscriber: stop sending while the socket holds this many unsent bytes (JSON messages are ~0.5 KB). */
-export const JETSTREAM_SEND_BUFFER_BYTES_MAX = 1024 * 1024
-/** Per subscriber: stop sending while this many messages wait for the socket. */
-export const JETSTREAM_SEND_QUEUE_MESSAGES_MAX = 2_048
-/** A live subscriber this many log events behind the head is closed as too slow. */
-export const JETSTREAM_SUBSCRIBER_LAG_EVENTS_MAX = 16_384
-/** A subscriber whose socket accepts nothing for this long is closed as too slow. */
-export const JETSTREAM_SUBSCRIBER_STALL_MS_MAX = 60_000
-/** Log events a subscriber (and the time index) reads per page. */
-export const JETSTREAM_READ_PAGE_EVENTS = 256
-/** Rendered events (JSON of every message of one log event) kept for all subscribers (LRU). */
-export const JETSTREAM_RENDER_CACHE_EVENTS_MAX = 8_192
-export const JETSTREAM_RENDER_CACHE_BYTES_MAX = 64 * 1024 * 1024
-/** Time index: a (seq, time_us) checkpoint every this many events at first; the stride doubles each time the index fills. */
-export const JETSTREAM_TIME_INDEX_STRIDE_EVENTS = 256
-/** Time index: most checkpoints kept (when full, every other one is dropped). */
-export const JETSTREAM_TIME_INDEX_CHECKPOINTS_MAX = 65_536
-/** Time index: at start, at most this many of the newest stored events are re-read to rebuild it; older ones are not served. */
-export const JETSTREAM_TIME_INDEX_REBUILD_EVENTS_MAX = 1_000_000
-/** An event `time` further than this past the relay's clock is clamped to it (a hostile host cannot push time_us ahead). */
-export const JETSTREAM_FUTURE_TIME_TOLERANCE_MS = 5 * 60 * 1000
-/** Time index: events whose time was clamped, remembered so later readers stamp them the same way. */
-export const JETSTREAM_CLAMPED_EVENTS_MAX = 4_096
-/** zstd level for compressed subscribers (each message is compressed once and shared). */
-export const JETSTREAM_ZSTD_LEVEL = 3
-
-// PDS blobs (pds/blobs/*, pds/routes/blobs.ts)
-/** Bytes of a blob's start kept for type sniffing (ISO-BMFF brands sit at 8–12, the WebM doctype within the first ~40). */
-export const PDS_BLOB_SNIFF_BYTES = 512
-/** Longest declared Content-Type stored as a blob's type (longer ones fall back to application/octet-stream). */
-export const PDS_BLOB_MIME_TYPE_LENGTH_MAX = 255
-/**
- * An upload no record references is deleted this long after its (last) upload. The blob spec asks for hours,
- * at least 1 h; the reference PDS v2 never deletes them (atproto issue #2051). 6 h leaves room for scheduled posts.
- */
-export const PDS_BLOB_TEMP_GRACE_MS = 6 * 60 * 60 * 1000
-/** A blob whose last referencing record went is deleted this long after (not served meanwhile; the reference deletes at once). */
-export const PDS_BLOB_DEREFERENCED_GRACE_MS = 60 * 60 * 1000
-/** How often the blob garbage collector runs. */
-export const PDS_BLOB_GC_INTERVAL_MS = 5 * 60 * 1000
-/** Blobs one GC pass deletes at most; the next pass continues. */
-export const PDS_BLOB_GC_BATCH_MAX = 1_000
-/** listBlobs / listMissingBlobs page size (lexicon maximum). */
-export const PDS_LIST_BLOBS_LIMIT_MAX = 1_000
-/** Reference rows one listBlobs/listMissingBlobs page reads at most; past it the page comes back short, with a cursor. */
-export const PDS_LIST_BLOBS_SCAN_ROWS_MAX = 10_000
-/** Level rows written per batch when an imported repo's blob references are indexed. */
-export const PDS_BLOB_REINDEX_BATCH_ROWS = 1_000
-
-// PDS migration (pds/migration/*, pds/routes/migration.ts, cli/account*.ts)
-/** A PLC operation token (requestPlcOperationSignature) is valid this long (reference: 15 min email tokens). */
-export const PDS_PLC_TOKEN_TTL_MS = 15 * 60 * 1000
-/** Leaf counts written per level batch when an imported repo's record-block counts are rebuilt. */
-export const PDS_IMPORT_REFS_BATCH_OPS_MAX = 5_000
-/** `atfed account migrate`: largest repo CAR carried from the old PDS to the new one. */
-export const MIGRATE_REPO_CAR_BYTES_MAX = 1_073_741_824
-/** `atfed account migrate`: time limit for moving the repo CAR (getRepo → importRepo). */
-export const MIGRATE_REPO_TRANSFER_TIMEOUT_MS = 30 * 60 * 1000
-/** `atfed account migrate`: largest blob carried (the reference distro's upload limit is 100 MiB). */
-export const MIGRATE_BLOB_BYTES_MAX = 104_857_600
-/** `atfed account migrate`: listMissingBlobs page size. */
-export const MIGRATE_BLOBS_PAGE_LIMIT = 500
-/** `atfed account migrate`: listMissingBlobs pages read at most (bounds a server that never ends its cursor). */
-export const MIGRATE_BLOB_PAGES_MAX = 10_000
-
 // Relay (relay/; indigo cmd/relay defaults where it has one)
 /** Upstream hosts tracked at once; requestCrawl refuses a new one past it ('TooManyHosts'). */
 export const RELAY_HOSTS_MAX = 10_000
@@ -492,6 +418,64 @@ export const RELAY_ADMIN_BODY_BYTES_MAX = 16_384
 /** Verification worker threads (0 = verify on the main thread). */
 export const RELAY_VERIFY_WORKERS_MAX = 16
 
+// Jetstream-compatible JSON endpoint of the relay (relay/jetstream/; bluesky-social/jetstream README and internal/subscribe)
+/** `wantedCollections` entries (NSIDs or `prefix.*`) one subscriber may ask for (Jetstream: 100). */
+export const JETSTREAM_WANTED_COLLECTIONS_MAX = 100
+/** `wantedDids` entries one subscriber may ask for (Jetstream: 10,000). */
+export const JETSTREAM_WANTED_DIDS_MAX = 10_000
+/** Largest subscriber→server message (`options_update`): 10,000 DIDs of ~35 bytes fit with room (Jetstream allows 10 MB). */
+export const JETSTREAM_CLIENT_MESSAGE_BYTES_MAX = 2 * 1024 * 1024
+/** Open JSON subscriptions; past it the upgrade is refused with 503. */
+export const JETSTREAM_SUBSCRIBERS_MAX = 2_048
+/** Per subscriber: stop sending while the socket holds this many unsent bytes (JSON messages are ~0.5 KB). */
+export const JETSTREAM_SEND_BUFFER_BYTES_MAX = 1024 * 1024
+/** Per subscriber: stop sending while this many messages wait for the socket. */
+export const JETSTREAM_SEND_QUEUE_MESSAGES_MAX = 2_048
+/** A live subscriber this many log events behind the head is closed as too slow. */
+export const JETSTREAM_SUBSCRIBER_LAG_EVENTS_MAX = 16_384
+/** A subscriber whose socket accepts nothing for this long is closed as too slow. */
+export const JETSTREAM_SUBSCRIBER_STALL_MS_MAX = 60_000
+/** Log events a subscriber (and the time index) reads per page. */
+export const JETSTREAM_READ_PAGE_EVENTS = 256
+/** Rendered events (JSON of every message of one log event) kept for all subscribers (LRU). */
+export const JETSTREAM_RENDER_CACHE_EVENTS_MAX = 8_192
+export const JETSTREAM_RENDER_CACHE_BYTES_MAX = 64 * 1024 * 1024
+/** Time index: a (seq, time_us) checkpoint every this many events at first; the stride doubles each time the index fills. */
+export const JETSTREAM_TIME_INDEX_STRIDE_EVENTS = 256
+/** Time index: most checkpoints kept (when full, every other one is dropped). */
+export const JETSTREAM_TIME_INDEX_CHECKPOINTS_MAX = 65_536
+/** Time index: at start, at most this many of the newest stored events are re-read to rebuild it; older ones are not served. */
+export const JETSTREAM_TIME_INDEX_REBUILD_EVENTS_MAX = 1_000_000
+/** An event `time` further than this past the relay's clock is clamped to it (a hostile host cannot push time_us ahead). */
+export const JETSTREAM_FUTURE_TIME_TOLERANCE_MS = 5 * 60 * 1000
+/** Time index: events whose time was clamped, remembered so later readers stamp them the same way. */
+export const JETSTREAM_CLAMPED_EVENTS_MAX = 4_096
+/** zstd level for compressed subscribers (each message is compressed once and shared). */
+export const JETSTREAM_ZSTD_LEVEL = 3
+
+// PDS blobs (pds/blobs/*, pds/routes/blobs.ts)
+/** Bytes of a blob's start kept for type sniffing (ISO-BMFF brands sit at 8–12, the WebM doctype within the first ~40). */
+export const PDS_BLOB_SNIFF_BYTES = 512
+/** Longest declared Content-Type stored as a blob's type (longer ones fall back to application/octet-stream). */
+export const PDS_BLOB_MIME_TYPE_LENGTH_MAX = 255
+/**
+ * An upload no record references is deleted this long after its (last) upload. The blob spec asks for hours,
+ * at least 1 h; the reference PDS v2 never deletes them (atproto issue #2051). 6 h leaves room for scheduled posts.
+ */
+export const PDS_BLOB_TEMP_GRACE_MS = 6 * 60 * 60 * 1000
+/** A blob whose last referencing record went is deleted this long after (not served meanwhile; the reference deletes at once). */
+export const PDS_BLOB_DEREFERENCED_GRACE_MS = 60 * 60 * 1000
+/** How often the blob garbage collector runs. */
+export const PDS_BLOB_GC_INTERVAL_MS = 5 * 60 * 1000
+/** Blobs one GC pass deletes at most; the next pass continues. */
+export const PDS_BLOB_GC_BATCH_MAX = 1_000
+/** listBlobs / listMissingBlobs page size (lexicon maximum). */
+export const PDS_LIST_BLOBS_LIMIT_MAX = 1_000
+/** Reference rows one listBlobs/listMissingBlobs page reads at most; past it the page comes back short, with a cursor. */
+export const PDS_LIST_BLOBS_SCAN_ROWS_MAX = 10_000
+/** Level rows written per batch when an imported repo's blob references are indexed. */
+export const PDS_BLOB_REINDEX_BATCH_ROWS = 1_000
+
 // PDS group commit, relay announcements, service proxying (pds/commit-queue.ts, pds/crawlers.ts, pds/proxy.ts)
 /** Commits written in one durable batch at most (the rest wait for the next). */
 export const PDS_COMMIT_BATCH_COMMITS_MAX = 128
@@ -501,36 +485,22 @@ export const PDS_COMMIT_BATCH_BYTES_MAX = 16_000_000
 export const PDS_COMMIT_QUEUE_COMMITS_MAX = 2_048
 /** Bytes waiting for a batch at most; one more commit is 503 ServerBusy. */
 export const PDS_COMMIT_QUEUE_BYTES_MAX = 128_000_000
-/** requestCrawl after writes: at most once per this long (the reference's NOTIFY_THRESHOLD, 20 min). */
-export const PDS_CRAWL_NOTIFY_INTERVAL_MS = 20 * 60 * 1000
-/** A write's requestCrawl waits this long, so a burst of writes makes one announcement. */
-export const PDS_CRAWL_WRITE_DEBOUNCE_MS = 1_000
-/** How often the PDS checks whether any relay is subscribed to its firehose. */
-export const PDS_CRAWL_IDLE_CHECK_INTERVAL_MS = 60 * 1000
-/** No firehose subscriber (and no announcement) for this long: announce again. */
-export const PDS_CRAWL_UNSUBSCRIBED_REANNOUNCE_MS = 30 * 60 * 1000
-/** One requestCrawl POST may take this long. */
-export const PDS_CRAWL_REQUEST_TIMEOUT_MS = 10_000
-/** Retries of a failed requestCrawl (network error, 5xx, 429) per announcement. */
-export const PDS_CRAWL_RETRIES_MAX = 3
-/** First retry delay; doubles per retry. */
-export const PDS_CRAWL_RETRY_BACKOFF_MS = 2_000
-/** `close()` waits at most this long for requestCrawl calls in flight (Node 20's fetch can ignore an abort while a body is read). */
-export const PDS_CRAWL_CLOSE_WAIT_MS = 1_000
-/** Longest `atproto-proxy` header value (`did#serviceId`). */
-export const PDS_PROXY_HEADER_LENGTH_MAX = 2_048
-/** Largest request body forwarded by atproto-proxy; more is 413. */
-export const PDS_PROXY_REQUEST_BYTES_MAX = 10 * 1024 * 1024
-/** Largest upstream response relayed; a larger one is cut (502 if it is known before the headers go out). */
-export const PDS_PROXY_RESPONSE_BYTES_MAX = 10 * 1024 * 1024
-/** Upstream must send its response headers within this (reference proxy headersTimeout). */
-export const PDS_PROXY_HEADERS_TIMEOUT_MS = 10_000
-/** Upstream may go this long without sending body bytes (reference proxy bodyTimeout). */
-export const PDS_PROXY_BODY_IDLE_TIMEOUT_MS = 30_000
-/** An upstream error body read at most this far for its {error, message}. */
-export const PDS_PROXY_ERROR_BODY_BYTES_MAX = 64 * 1024
-/** Pooled keep-alive sockets per upstream host. */
-export const PDS_PROXY_SOCKETS_PER_HOST_MAX = 64
+
+// PDS migration (pds/migration/*, pds/routes/migration.ts, cli/account*.ts)
+/** A PLC operation token (requestPlcOperationSignature) is valid this long (reference: 15 min email tokens). */
+export const PDS_PLC_TOKEN_TTL_MS = 15 * 60 * 1000
+/** Leaf counts written per level batch when an imported repo's record-block counts are rebuilt. */
+export const PDS_IMPORT_REFS_BATCH_OPS_MAX = 5_000
+/** `atfed account migrate`: largest repo CAR carried from the old PDS to the new one. */
+export const MIGRATE_REPO_CAR_BYTES_MAX = 1_073_741_824
+/** `atfed account migrate`: time limit for moving the repo CAR (getRepo → importRepo). */
+export const MIGRATE_REPO_TRANSFER_TIMEOUT_MS = 30 * 60 * 1000
+/** `atfed account migrate`: largest blob carried (the reference distro's upload limit is 100 MiB). */
+export const MIGRATE_BLOB_BYTES_MAX = 104_857_600
+/** `atfed account migrate`: listMissingBlobs page size. */
+export const MIGRATE_BLOBS_PAGE_LIMIT = 500
+/** `atfed account migrate`: listMissingBlobs pages read at most (bounds a server that never ends its cursor). */
+export const MIGRATE_BLOB_PAGES_MAX = 10_000
 
 // PDS accounts extras: app passwords, invites, admin, deletion, preferences, sync extras
 // (pds/accounts/{app-passwords,invites,invite-check,preferences,account-deletion}.ts, pds/routes/{admin,account-extras,preferences,sync-extras}.ts)
@@ -570,10 +540,36 @@ export const PDS_COMMIT_INDEX_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
 export const PDS_COMMIT_INDEX_PRUNE_EVERY_COMMITS = 64
 /** Invite codes whose first-free-use hint is remembered (a forgotten hint only costs a rescan from use 0). */
 export const PDS_INVITE_CLAIM_HINTS_MAX = 10_000
-
-// Feed generator service auth (feedgen/auth.ts)
-/** DIDs whose last forced key refetch (a JWT signature failure) is remembered, to throttle refetches per DID. */
-export const FEEDGEN_JWT_REFETCH_TRACKED_MAX = 10_000
+/** requestCrawl after writes: at most once per this long (the reference's NOTIFY_THRESHOLD, 20 min). */
+export const PDS_CRAWL_NOTIFY_INTERVAL_MS = 20 * 60 * 1000
+/** A write's requestCrawl waits this long, so a burst of writes makes one announcement. */
+export const PDS_CRAWL_WRITE_DEBOUNCE_MS = 1_000
+/** How often the PDS checks whether any relay is subscribed to its firehose. */
+export const PDS_CRAWL_IDLE_CHECK_INTERVAL_MS = 60 * 1000
+/** No firehose subscriber (and no announcement) for this long: announce again. */
+export const PDS_CRAWL_UNSUBSCRIBED_REANNOUNCE_MS = 30 * 60 * 1000
+/** One requestCrawl POST may take this long. */
+export const PDS_CRAWL_REQUEST_TIMEOUT_MS = 10_000
+/** Retries of a failed requestCrawl (network error, 5xx, 429) per announcement. */
+export const PDS_CRAWL_RETRIES_MAX = 3
+/** First retry delay; doubles per retry. */
+export const PDS_CRAWL_RETRY_BACKOFF_MS = 2_000
+/** `close()` waits at most this long for requestCrawl calls in flight (Node 20's fetch can ignore an abort while a body is read). */
+export const PDS_CRAWL_CLOSE_WAIT_MS = 1_000
+/** Longest `atproto-proxy` header value (`did#serviceId`). */
+export const PDS_PROXY_HEADER_LENGTH_MAX = 2_048
+/** Largest request body forwarded by atproto-proxy; more is 413. */
+export const PDS_PROXY_REQUEST_BYTES_MAX = 10 * 1024 * 1024
+/** Largest upstream response relayed; a larger one is cut (502 if it is known before the headers go out). */
+export const PDS_PROXY_RESPONSE_BYTES_MAX = 10 * 1024 * 1024
+/** Upstream must send its response headers within this (reference proxy headersTimeout). */
+export const PDS_PROXY_HEADERS_TIMEOUT_MS = 10_000
+/** Upstream may go this long without sending body bytes (reference proxy bodyTimeout). */
+export const PDS_PROXY_BODY_IDLE_TIMEOUT_MS = 30_000
+/** An upstream error body read at most this far for its {error, message}. */
+export const PDS_PROXY_ERROR_BODY_BYTES_MAX = 64 * 1024
+/** Pooled keep-alive sockets per upstream host. */
+export const PDS_PROXY_SOCKETS_PER_HOST_MAX = 64
 
 // ---- labeler (feedgen/labeler) ----
 /** A label value (`val`): at most this many bytes (lexicon maxLength 128). */
@@ -617,6 +613,10 @@ export const LABELER_ADMIN_BODY_BYTES_MAX = 16_384
 /** The labeler's PLC identity check/update at start: this many tries. */
 export const LABELER_PLC_TRIES_MAX = 3
 
+// Feed generator service auth (feedgen/auth.ts)
+/** DIDs whose last forced key refetch (a JWT signature failure) is remembered, to throttle refetches per DID. */
+export const FEEDGEN_JWT_REFETCH_TRACKED_MAX = 10_000
+
 // Account recovery and backups (cli/recovery/*, pds/migration/rotation-key-auth.ts)
 /** `atfed account backup`: largest repo CAR fetched (full or `since` diff) and held in memory to merge and verify. */
 export const BACKUP_REPO_CAR_BYTES_MAX = 1_073_741_824
@@ -638,22 +638,6 @@ export const RECOVERY_CREATE_TOKEN_LIFETIME_S = 120
 export const PROGRESS_REDRAW_MS_MIN = 100
 /** Lines a progress display writes at most when stderr is not a terminal (then one per tenth). */
 export const PROGRESS_LOG_LINES_MAX = 10
-
-// Relay cluster on NATS JetStream (relay/log/jetstream-*.ts, relay/cluster/*)
-/** JetStream log: messages published back to back before waiting for their acks (one chained window). */
-export const JETSTREAM_LOG_PUBLISH_WINDOW_EVENTS = 256
-/** JetStream log: failed publish windows in a row (wrong last seq, timeouts) before the log gives up (fatal). */
-export const JETSTREAM_LOG_PUBLISH_RETRIES_MAX = 50
-/** JetStream log: pause after a failed publish window, times the failures in a row (capped at 1 s). */
-export const JETSTREAM_LOG_PUBLISH_RETRY_MS = 20
-/** JetStream log: the stream's de-duplication window; must exceed an ingest lease's expiry plus a re-verification. */
-export const JETSTREAM_LOG_DUPLICATE_WINDOW_MS = 10 * 60 * 1000
-/** JetStream log: messages one fetch of a replay or trim scan asks for. */
-export const JETSTREAM_LOG_FETCH_EVENTS_MAX = 1_000
-/** JetStream log: how long one fetch waits for messages the stream said it has. */
-export const JETSTREAM_LOG_FETCH_TIMEOUT_MS = 5_000
-/** JetStream log: how often the floor is re-read from the stream (another process may have trimmed). */
-export const JETSTREAM_LOG_FLOOR_REFRESH_MS = 5_000
 
 // `atfed dev`, `atfed firehose`, `atfed car export|import` (cli/dev*.ts, cli/firehose.ts, cli/car-transfer.ts)
 /** A service child of `atfed dev` must print its "listening on" line within this time, or the start fails. */
@@ -692,6 +676,22 @@ export const PDS_ADMIN_STORAGE_CACHE_MS = 10_000
 export const PDS_ADMIN_DISK_FILES_MAX = 100_000
 /** PDS admin page: accounts and invite codes one table shows (one XRPC page). */
 export const PDS_ADMIN_PAGE_ROWS_MAX = 100
+
+// Relay cluster on NATS JetStream (relay/log/jetstream-*.ts, relay/cluster/*)
+/** JetStream log: messages published back to back before waiting for their acks (one chained window). */
+export const JETSTREAM_LOG_PUBLISH_WINDOW_EVENTS = 256
+/** JetStream log: failed publish windows in a row (wrong last seq, timeouts) before the log gives up (fatal). */
+export const JETSTREAM_LOG_PUBLISH_RETRIES_MAX = 50
+/** JetStream log: pause after a failed publish window, times the failures in a row (capped at 1 s). */
+export const JETSTREAM_LOG_PUBLISH_RETRY_MS = 20
+/** JetStream log: the stream's de-duplication window; must exceed an ingest lease's expiry plus a re-verification. */
+export const JETSTREAM_LOG_DUPLICATE_WINDOW_MS = 10 * 60 * 1000
+/** JetStream log: messages one fetch of a replay or trim scan asks for. */
+export const JETSTREAM_LOG_FETCH_EVENTS_MAX = 1_000
+/** JetStream log: how long one fetch waits for messages the stream said it has. */
+export const JETSTREAM_LOG_FETCH_TIMEOUT_MS = 5_000
+/** JetStream log: how often the floor is re-read from the stream (another process may have trimmed). */
+export const JETSTREAM_LOG_FLOOR_REFRESH_MS = 5_000
 /** JetStream log: pause before the live reader follows the stream again after its consumer ended (node lost). */
 export const JETSTREAM_LOG_LIVE_RETRY_MS = 250
 /** JetStream log: how long one pull of the live reader lasts (heartbeats every half; two missed restart it). */
