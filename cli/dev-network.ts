@@ -4,16 +4,15 @@
  *
  *   start  1. PLC directory ∥ PDS 1 ∥ PDS 2 (the PDSes call the PLC only for
  *             account operations)
- *          2. the feed publisher account on PDS 1 (first start only)
- *          3. relay ∥ feed generator ∥ labeler. The relay starts once the
- *             PDSes listen: it follows them as configured hosts (--host),
- *             and a first connection that fails would cost a growing
- *             backoff. The feed generator and the labeler follow the relay
- *             with a short backoff (from STREAM_RECONNECT_BACKOFF_MS_MIN)
- *             while it comes up; the labeler checks its did:plc at the PLC
- *             as it starts. The PDSes also announce themselves with
- *             requestCrawl (--crawl), as a real PDS does, retrying while
- *             the relay is not up yet.
+ *          2. relay ∥ the feed publisher account on PDS 1 (first start only).
+ *             The relay starts once the PDSes listen: it follows them as
+ *             configured hosts (--host), and a refused first connection
+ *             would put it into a growing backoff. The PDSes also announce
+ *             themselves with requestCrawl (--crawl), as a real PDS does,
+ *             retrying while the relay comes up.
+ *          3. feed generator ∥ labeler, once the relay listens (for the same
+ *             reason: their firehose clients back off too); the labeler
+ *             checks its did:plc at the PLC as it starts.
  *   stop   feed generator ∥ labeler (their cursors land while the relay
  *          still runs) → relay → PDS 1 ∥ PDS 2 → PLC
  *
@@ -94,12 +93,13 @@ export class DevNetwork {
         '--crawl', urls.relay, '--admin-password', adminPassword, '--dev',
       ])
     const running = await Promise.all([this.#spawn('plc', ['plc', ...dev('plc'), '--host', '127.0.0.1']), pds('pds1'), pds('pds2')])
-    const publisher = await this.#ensurePublisher(urls.pds1)
-    const relayWs = urls.relay.replace(/^http/, 'ws')
     const relayArgs = [
       'relay', ...dev('relay'), '--bind', '127.0.0.1', '--plc', urls.plc, '--host', urls.pds1, '--host', urls.pds2,
       '--admin-password', adminPassword, '--dev',
     ]
+    const [relay, publisher] = await Promise.all([this.#spawn('relay', relayArgs), this.#ensurePublisher(urls.pds1)])
+    running.push(relay)
+    const relayWs = urls.relay.replace(/^http/, 'ws')
     const feedgenArgs = [
       'feedgen', ...dev('feedgen'), '--listen-host', '127.0.0.1', '--relay', relayWs, '--plc', urls.plc,
       '--hostname', `localhost:${ports.feedgen}`, '--publisher-did', publisher, '--keyword', this.#options.keyword, '--dev',
@@ -108,7 +108,7 @@ export class DevNetwork {
       'labeler', ...dev('labeler'), '--listen-host', '127.0.0.1', '--relay', relayWs, '--plc', urls.plc,
       '--rules', this.#options.rulesFile, '--admin-password', adminPassword, '--dev',
     ]
-    running.push(...(await Promise.all([this.#spawn('relay', relayArgs), this.#spawn('feedgen', feedgenArgs), this.#spawn('labeler', labelerArgs)])))
+    running.push(...(await Promise.all([this.#spawn('feedgen', feedgenArgs), this.#spawn('labeler', labelerArgs)])))
     return running.map((r) => ({ ...r, url: urls[r.service] }))
   }
 

@@ -43,12 +43,14 @@ function parseTable(lines: readonly string[]): Map<string, Row> {
   return rows
 }
 
+let current: AtfedProcess | null = null
+
 async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await probe().catch(() => undefined)
     if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; atfed dev stderr:\n${current?.stderrLines.slice(-40).join('\n')}`)
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
 }
@@ -89,6 +91,7 @@ test('atfed dev: write through a PDS, see it on the relay, in the feed, labelled
   const args = ['dev', '--data', dataDir, '--base-port', String(base)]
   const first = spawnAtfed(args)
   running.push(first)
+  current = first
   await first.waitFor(READY, START_TIMEOUT_MS)
   const table = parseTable(first.stdoutLines)
   assert.deepEqual([...table.keys()].slice(0, 6), ['plc', 'pds1', 'pds2', 'relay', 'feedgen', 'labeler'])
@@ -118,7 +121,7 @@ test('atfed dev: write through a PDS, see it on the relay, in the feed, labelled
   }
   clearTimeout(timer)
   client.close()
-  assert.ok(seenOnRelay, 'the post reached the relay firehose')
+  assert.ok(seenOnRelay, `the post reached the relay firehose; atfed dev stderr:\n${first.stderrLines.slice(-40).join('\n')}`)
 
   // The same post through the relay's Jetstream endpoint, as `atfed firehose --jetstream` prints it (checked below).
   const jetstream = runAtfed(['firehose', '--jetstream', '--url', table.get('relay')!.url, '--cursor', '0', '--did', did, '--collection', 'app.bsky.feed.post', '--limit', '1'])
@@ -146,6 +149,7 @@ test('atfed dev: write through a PDS, see it on the relay, in the feed, labelled
 
   const second = spawnAtfed(args)
   running.push(second)
+  current = second
   await second.waitFor(READY, START_TIMEOUT_MS)
   assert.deepEqual(parseTable(second.stdoutLines), table, 'same services, URLs, DIDs and feeds after a restart')
   const again = new AtpAgent({ service: pds1.url })
