@@ -99,7 +99,7 @@ export class InviteStore {
       { type: 'put', sublevel: this.byAccount, key: `${row.forAccount}${SEP}${row.code}`, value: '' },
       { type: 'put', sublevel: this.byCreated, key: `${row.createdAt}${SEP}${row.code}`, value: '' },
     ])
-    await this.codes.db.batch(ops as StoreBatchOp[], { sync: true })
+    await (this.codes.db as RootDb).batch(ops as StoreBatchOp[], { sync: true })
   }
 
   /** The stored uses of a code, in slot order. */
@@ -165,7 +165,7 @@ export class InviteStore {
     const ops = rows.flatMap((row) =>
       row === undefined || row.disabled ? [] : [{ type: 'put', sublevel: this.codes, key: row.code, value: { ...row, disabled: true } }],
     )
-    if (ops.length > 0) await this.codes.db.batch(ops as StoreBatchOp[], { sync: true })
+    if (ops.length > 0) await (this.codes.db as RootDb).batch(ops as StoreBatchOp[], { sync: true })
     return ops.length
   }
 }
