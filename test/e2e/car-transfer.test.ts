@@ -41,7 +41,7 @@ before(async () => {
   erin = new AtpAgent({ service: pds.publicUrl })
   await erin.createAccount({ handle: 'erin.test', email: 'erin@example.test', password: PASSWORD })
   await erin.upsertProfile(() => ({ displayName: 'Erin' }))
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 12; i++) {
     const res = await erin.post({ text: `post ${i}`, createdAt: new Date().toISOString() })
     paths.push(res.uri.split('/').slice(3).join('/'))
   }
