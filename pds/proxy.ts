@@ -38,25 +38,8 @@ import { clientIp } from '../core/xrpc/server.ts'
 import { parseServiceEndpoint } from '../did-resolver/did-document.ts'
 import type { PdsContext } from './context.ts'
 import { UpstreamClient } from './proxy-forward.ts'
+import { PROTECTED_METHODS } from './protected-methods.ts'
 
-/** Account management: must be called on the PDS itself (reference PROTECTED_METHODS). */
-export const PROTECTED_METHODS: ReadonlySet<string> = new Set([
-  'com.atproto.admin.sendEmail',
-  'com.atproto.identity.requestPlcOperationSignature',
-  'com.atproto.identity.signPlcOperation',
-  'com.atproto.identity.updateHandle',
-  'com.atproto.server.activateAccount',
-  'com.atproto.server.confirmEmail',
-  'com.atproto.server.createAppPassword',
-  'com.atproto.server.deactivateAccount',
-  'com.atproto.server.getAccountInviteCodes',
-  'com.atproto.server.listAppPasswords',
-  'com.atproto.server.requestAccountDelete',
-  'com.atproto.server.requestEmailConfirmation',
-  'com.atproto.server.requestEmailUpdate',
-  'com.atproto.server.revokeAppPassword',
-  'com.atproto.server.updateEmail',
-])
 
 /** Need more than a plain app password (reference PRIVILEGED_METHODS: chat, account creation). */
 export const PRIVILEGED_METHODS: ReadonlySet<string> = new Set([

@@ -38,28 +38,10 @@ import type { AccessCredentials } from '../auth/verifier.ts'
 import type { PdsContext } from '../context.ts'
 import { freshIdentity } from './did-check.ts'
 import { verifyRotationKeyToken } from './rotation-key-auth.ts'
+import { PROTECTED_METHODS } from '../protected-methods.ts'
 
 export const CREATE_ACCOUNT_NSID = 'com.atproto.server.createAccount'
 
-/** Methods no service token is ever issued for (reference `PROTECTED_METHODS`). */
-export const PROTECTED_METHODS: ReadonlySet<string> = new Set([
-  'com.atproto.admin.sendEmail',
-  'com.atproto.identity.requestPlcOperationSignature',
-  'com.atproto.identity.signPlcOperation',
-  'com.atproto.identity.updateHandle',
-  'com.atproto.server.activateAccount',
-  'com.atproto.server.confirmEmail',
-  'com.atproto.server.createAppPassword',
-  'com.atproto.server.deactivateAccount',
-  'com.atproto.server.getAccountInviteCodes',
-  'com.atproto.server.getSession',
-  'com.atproto.server.listAppPasswords',
-  'com.atproto.server.requestAccountDelete',
-  'com.atproto.server.requestEmailConfirmation',
-  'com.atproto.server.requestEmailUpdate',
-  'com.atproto.server.revokeAppPassword',
-  'com.atproto.server.updateEmail',
-])
 
 /** Methods that need full access or a privileged app password (reference `PRIVILEGED_METHODS`). */
 export function isPrivilegedMethod(nsid: string): boolean {
