@@ -63,11 +63,12 @@ export type FeedgenConfig = {
   queueMax: number
 }
 
-function invalid(flag: string, message: string): AtfedError<'InvalidConfig'> {
+export function invalid(flag: string, message: string): AtfedError<'InvalidConfig'> {
   return new AtfedError('InvalidConfig', `${flag}: ${message}`)
 }
 
-function envFlag(value: string | undefined): boolean | undefined {
+/** `1|true|yes` → true, `0|false|no` → false, anything else → unset. */
+export function envFlag(value: string | undefined): boolean | undefined {
   if (value === undefined || value === '') return undefined
   if (/^(1|true|yes)$/i.test(value)) return true
   if (/^(0|false|no)$/i.test(value)) return false

@@ -20,7 +20,7 @@
  * may start, with the listening address as endpoint (did:plc only).
  * Bad values are `InvalidConfig` naming the flag.
  */
-import { AtfedError } from '../../core/errors.ts'
+import { envFlag, invalid } from '../config.ts'
 import { isWebDid } from '../../core/syntax/did.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { isHandleSyntax } from '../../core/syntax/handle.ts'
@@ -57,16 +57,6 @@ export type LabelerConfig = {
   dev: boolean
 }
 
-function invalid(flag: string, message: string): AtfedError<'InvalidConfig'> {
-  return new AtfedError('InvalidConfig', `${flag}: ${message}`)
-}
-
-function envFlag(value: string | undefined): boolean | undefined {
-  if (value === undefined || value === '') return undefined
-  if (/^(1|true|yes)$/i.test(value)) return true
-  if (/^(0|false|no)$/i.test(value)) return false
-  return undefined
-}
 
 function checkUrl(flag: string, text: string): string {
   try {
