@@ -1,7 +1,9 @@
 /**
  * The relay HTTP server: `startRelay(config)` → `{ url, ctx, close() }`.
  *
- * Start-up: bind the port, build the context (context.ts), mount the app,
+ * Start-up: build the context (context.ts), mount the app and both stream
+ * servers, and only then bind the port (a consumer that reconnects while a
+ * relay restarts is refused until it can be served, never left hanging),
  * then start ingest (configured hosts, then every stored host that is active
  * or offline, each from its persisted cursor). The app, top to bottom:
  * `Server: atfed-relay (atproto-relay)` on every answer (so other relays
@@ -104,30 +106,57 @@ async function attachJetstream(server: http.Server, ctx: RelayContext): Promise<
   }
 }
 
-export async function startRelay(config: RelayConfig, options: RelayContextOptions = {}): Promise<RelayServer> {
-  const server = http.createServer()
+type Mounted = { close(): Promise<void> }
+
+/** Everything that answers requests: the stream servers, the stats sampler, the app. */
+async function mount(server: http.Server, ctx: RelayContext): Promise<Mounted> {
+  const subscriptions = new SubscriptionServer(server, {
+    log: ctx.log,
+    path: SUBSCRIBE_REPOS_PATH,
+    subscribersMax: ctx.tuning.subscribersMax ?? RELAY_SUBSCRIBERS_MAX,
+  })
+  let closeJetstream: (() => Promise<void>) | null
+  try {
+    closeJetstream = await attachJetstream(server, ctx)
+  } catch (err) {
+    await subscriptions.close()
+    throw err
+  }
+  const stats = new RelayStatsSampler({ hosts: ctx.hosts, log: ctx.log, subscribers: () => subscriptions.stats().subscribers })
+  server.on('upgrade', rejectUnknownUpgrade(closeJetstream === null ? [SUBSCRIBE_REPOS_PATH] : [SUBSCRIBE_REPOS_PATH, JETSTREAM_PATH]))
+  server.on('request', buildApp(ctx, { jetstream: closeJetstream !== null, stats }))
+  return {
+    async close() {
+      stats.close()
+      await closeJetstream?.()
+      await subscriptions.close()
+    },
+  }
+}
+
+async function listen(server: http.Server, config: RelayConfig): Promise<void> {
   server.listen(config.port, config.bind)
   try {
     await once(server, 'listening')
   } catch (err) {
     throw new AtfedError('ListenFailed', `cannot listen on ${config.bind}:${config.port}`, { cause: err })
   }
-  let ctx: RelayContext
+}
+
+export async function startRelay(config: RelayConfig, options: RelayContextOptions = {}): Promise<RelayServer> {
+  const server = http.createServer()
+  const ctx = await createRelayContext(config, options)
+  let mounted: Mounted | null = null
   try {
-    ctx = await createRelayContext(config, options)
+    mounted = await mount(server, ctx)
+    // Listen only now: a connection accepted before the handlers were
+    // mounted would wait, unanswered, until its client's handshake timeout.
+    await listen(server, config)
   } catch (err) {
-    server.close()
+    await mounted?.close()
+    await closeRelayContext(ctx)
     throw err
   }
-  const subscriptions = new SubscriptionServer(server, {
-    log: ctx.log,
-    path: SUBSCRIBE_REPOS_PATH,
-    subscribersMax: ctx.tuning.subscribersMax ?? RELAY_SUBSCRIBERS_MAX,
-  })
-  const closeJetstream = await attachJetstream(server, ctx)
-  const stats = new RelayStatsSampler({ hosts: ctx.hosts, log: ctx.log, subscribers: () => subscriptions.stats().subscribers })
-  server.on('upgrade', rejectUnknownUpgrade(closeJetstream === null ? [SUBSCRIBE_REPOS_PATH] : [SUBSCRIBE_REPOS_PATH, JETSTREAM_PATH]))
-  server.on('request', buildApp(ctx, { jetstream: closeJetstream !== null, stats }))
   startIngest(ctx)
   const { port } = server.address() as AddressInfo
   const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind
@@ -135,9 +164,7 @@ export async function startRelay(config: RelayConfig, options: RelayContextOptio
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-      stats.close()
-      await closeJetstream?.()
-      await subscriptions.close()
+      await mounted.close()
       server.closeAllConnections()
       await closed
       await closeRelayContext(ctx)
