@@ -1,7 +1,9 @@
 /**
- * Load child for bench/feedgen.ts: GET `url` `requests` times with
- * `concurrency` in flight (keep-alive), optional Bearer token; prints one
- * line: requests/s and p50/p99/max latency, and any non-200 count.
+ * Load child of the feedgen and labeler bench sections (`runLoad` in
+ * feedgen-replay.ts starts it, so server and client each get a core): GET
+ * `url` `requests` times with `concurrency` in flight (keep-alive), optional
+ * Bearer token, after 50 untimed requests (JIT, key cache, ranking). Prints
+ * one JSON line: `{perSecond, p50, p99, max, failed}` (ms; failed = not 200).
  *
  *   node --import tsx bench/feedgen-load.ts <url> <requests> <concurrency> [token]
  */
@@ -42,8 +44,6 @@ await Promise.all(
 )
 const seconds = (performance.now() - start) / 1000
 latencies.sort((a, b) => a - b)
-const pct = (p: number): string => (latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(1)
-process.stdout.write(
-  `${Math.round(requests / seconds)} req/s, p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${pct(1)} ms (${concurrency} in flight${failed > 0 ? `, ${failed} not 200` : ''})\n`,
-)
+const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * p) - 1)] ?? 0
+process.stdout.write(`${JSON.stringify({ perSecond: requests / seconds, p50: pct(0.5), p99: pct(0.99), max: pct(1), failed })}\n`)
 agent.destroy()

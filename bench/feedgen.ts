@@ -1,109 +1,147 @@
 /**
- * One-off: the feed generator's two numbers.
+ * Bench section `feedgen`: events indexed per second from a recorded
+ * firehose replay (without and with verification), and getFeedSkeleton
+ * requests per second with p99 latency, per feed.
  *
- * 1. Events indexed per second from a recorded firehose: `events` real signed
- *    #commit events (posts, likes, reposts, follows of `repos` DIDs registered
- *    in a local PLC) are recorded in a scripted subscribeRepos source; a fresh
- *    feedgen store then replays them from cursor 0 through FirehoseConsumer +
- *    FeedIndexer, once without and once with verification (signature +
- *    inversion; keys cached after the first commit of each repo).
- * 2. getFeedSkeleton requests per second and latency percentiles, per feed,
- *    from a load child process (`bench/feedgen-load.ts`, so server and client
- *    each get a core) with `concurrency` requests in flight; `following`
- *    carries a service JWT (verified on every request, key cached).
+ * The stream (feedgen-data.ts): real signed #commit frames of `repos`
+ * accounts registered in a local PLC (posts, likes, reposts, follows; the
+ * viewer follows every other account), served from cursor 0 by a scripted
+ * host in its own process (relay-ingest-host.ts) over a loopback WebSocket.
  *
- *   node --import tsx bench/feedgen.ts [events=5000] [repos=50] [requests=3000] [concurrency=16]
+ * ours (feedgen-replay.ts): FirehoseConsumer + FeedIndexer into a fresh
+ *   FeedStore, once without verification and once verifying every commit
+ *   (k256 signature + sync 1.1 inversion); then `startFeedgen` over the
+ *   verified store (no firehose) and a load child per feed, 16 requests in
+ *   flight, limit 50; `following` carries a service JWT (verified on every
+ *   request). The `following-before` row is the previous following handler
+ *   (feedgen-following-before.ts) on the same server: the before/after of
+ *   the k-way merge.
+ * reference (feedgen-reference.ts): an indexer built from @ipld/dag-cbor +
+ *   @atproto/repo + level over the same frames, one event at a time, as the
+ *   official feed generator template consumes; with verification it runs
+ *   the same checks through @atproto/repo. There is no reference server for
+ *   the skeleton rows.
  */
-import { spawn } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { createServiceJwt } from '../core/crypto/jwt.ts'
 import { IdentityResolver } from '../did-resolver/identity-resolver.ts'
-import { FirehoseConsumer } from '../feedgen/consumer/consumer.ts'
 import { loadFeedgenConfig } from '../feedgen/config.ts'
-import { FeedIndexer, INDEXED_COLLECTIONS } from '../feedgen/indexer/indexer.ts'
-import { FeedStore } from '../feedgen/indexer/store.ts'
 import { feedUri } from '../feedgen/routes.ts'
-import { startFeedgen } from '../feedgen/server.ts'
-import { TestAccount } from '../test/helpers/feed-accounts.ts'
-import type { StrongRef } from '../test/helpers/feed-accounts.ts'
-import { startFirehoseSource } from '../test/helpers/firehose-source.ts'
-import { startTestPlc, tempDir } from '../test/helpers/plc.ts'
-import { makeRng } from '../test/helpers/prng.ts'
+import { DEFAULT_FEEDS, startFeedgen } from '../feedgen/server.ts'
+import { startTestPlc } from '../test/helpers/plc.ts'
+import { loadStream, recordStream, saveStream } from './feedgen-data.ts'
+import type { RecordedStream } from './feedgen-data.ts'
+import { previousFollowingFeed } from './feedgen-following-before.ts'
+import { referenceReplay } from './feedgen-reference.ts'
+import { replayIndex, runLoad } from './feedgen-replay.ts'
+import type { BenchSection, SectionContext } from './harness.ts'
+import { loadHostChild, startHostChild } from './relay-ingest-modes.ts'
+import type { HostChild } from './relay-ingest-modes.ts'
 
-const events = Number(process.argv[2] ?? 5_000)
-const repos = Number(process.argv[3] ?? 50)
-const requests = Number(process.argv[4] ?? 3_000)
-const concurrency = Number(process.argv[5] ?? 16)
+const FULL = { repos: 200, events: 10_000, requests: 4_000 }
+const QUICK = { repos: 40, events: 1_500, requests: 600 }
+type Sizes = typeof FULL
+const CONCURRENCY = 16
+const LIMIT = 50
 
-const plc = await startTestPlc({ clock: { now: () => Date.now(), set() {}, advance() {} } })
-const source = await startFirehoseSource()
-const dir = tempDir('atfed-bench-feedgen-')
-const accounts: TestAccount[] = []
-for (let i = 0; i < repos; i++) accounts.push(await TestAccount.register(plc.url, `user${i}`))
+const NOTE_INDEX = 'recorded #commit frames (posts, likes, reposts, follows) replayed from cursor 0 over a loopback WebSocket from a host process, until the last event is written; reference: @ipld/dag-cbor + @atproto/repo + level, one event at a time, as the feed generator template'
+const NOTE_SKELETON = `getFeedSkeleton, limit ${LIMIT}, ${CONCURRENCY} requests in flight from a load process over keep-alive HTTP; following carries a service JWT verified per request`
+const ROW_PLAIN = 'index replay, no verification'
+const ROW_VERIFIED = 'index replay, verified (k256 signature + inversion)'
+const FEEDS = ['keyword', 'popular', 'following', 'following-before'] as const
 
-// Record the stream: 50% posts (a third with the keyword), 30% likes, 5% reposts, 15% follows.
-const rng = makeRng(7)
-const posts: StrongRef[] = []
-const t0 = performance.now()
-for (let i = 0; i < events; i++) {
-  const who = rng.pick(accounts)
-  const roll = rng.next()
-  if (roll < 0.5 || posts.length === 0) {
-    const p = who.post(`post ${i} about things ${rng.int(1000)}${rng.int(3) === 0 ? ' #atfed' : ''}`)
-    posts.push(p)
-    source.emit(p.event)
-  } else if (roll < 0.8) source.emit(who.like(rng.pick(posts)).event)
-  else if (roll < 0.85) source.emit(who.repost(rng.pick(posts)).event)
-  else source.emit(who.follow(rng.pick(accounts).did).event)
-}
-process.stdout.write(`recorded ${events} events from ${repos} repos in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`)
+/** Where ours leaves the frames for the reference side of the same run (both are children of one runner). */
+const sharedDir = (): string => join(tmpdir(), `atfed-bench-feedgen-${process.ppid}`)
 
-async function replay(verify: boolean): Promise<void> {
-  const store = await FeedStore.open(join(dir.path, verify ? 'verified' : 'plain'))
-  await store.cursor.set(0)
-  const indexer = new FeedIndexer(store)
-  const resolver = new IdentityResolver({ plcUrl: plc.url, allowPrivateAddresses: true })
-  const consumer = new FirehoseConsumer({
-    url: source.url,
-    cursorStore: store.cursor,
-    handler: indexer.handle,
-    verify,
-    resolver,
-    collections: INDEXED_COLLECTIONS,
-  })
-  const start = performance.now()
-  await consumer.start()
-  await consumer.whenHandled(source.lastSeq)
-  const s = (performance.now() - start) / 1000
-  await consumer.stop()
-  const stats = consumer.stats()
-  process.stdout.write(
-    `index replay, verify=${verify}: ${events} events in ${s.toFixed(2)} s = ${Math.round(events / s)} events/s` +
-      ` (skipped ${stats.skipped}, rows: ${await store.count('post')} posts, ${await store.count('like')} likes)\n`,
-  )
-  await store.close()
-  resolver.close()
+const quiet = { onError: () => {} }
+
+async function measureSkeletons(context: SectionContext, sizes: Sizes, run: { plcUrl: string; dataDir: string; stream: RecordedStream }): Promise<void> {
+  const config = loadFeedgenConfig({ port: '0', data: run.dataDir, plc: run.plcUrl, hostname: 'feed.test', keyword: '#atfed', dev: true }, {})
+  const resolver = new IdentityResolver({ plcUrl: run.plcUrl, allowPrivateAddresses: true })
+  const server = await startFeedgen(config, { ...quiet, resolver, feeds: [...DEFAULT_FEEDS, previousFollowingFeed] })
+  try {
+    const viewer = run.stream.accounts[0]!
+    const token = createServiceJwt({ iss: viewer.did, aud: config.serviceDid, lxm: 'app.bsky.feed.getFeedSkeleton', keypair: viewer.signingKey, exp: Math.floor(Date.now() / 1000) + 3600 })
+    const rates = new Map<string, number>()
+    for (const name of FEEDS) {
+      context.progress(`getFeedSkeleton ${name}: ${sizes.requests} requests`)
+      const url = `${server.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri(config.publisherDid, name))}&limit=${LIMIT}`
+      const load = await runLoad(url, { requests: sizes.requests, concurrency: CONCURRENCY, ...(name.startsWith('following') ? { token } : {}) })
+      const label = name === 'following-before' ? 'following, previous handler' : name
+      context.record({ name: `getFeedSkeleton ${label}`, value: load.perSecond, unit: 'req/s', higherIsBetter: true, note: NOTE_SKELETON })
+      context.record({ name: `getFeedSkeleton ${label} p99`, value: load.p99, unit: 'ms', higherIsBetter: false })
+      rates.set(name, load.perSecond)
+    }
+    const after = rates.get('following')!
+    const before = rates.get('following-before')!
+    context.info(`following feed (viewer follows ${sizes.repos - 1} accounts): k-way merge ${Math.round(after)} req/s vs previous handler ${Math.round(before)} req/s = ${(after / before).toFixed(1)}x`)
+  } finally {
+    await server.close()
+    resolver.close()
+  }
 }
 
-await replay(false)
-await replay(true)
-
-// Serve the verified store and load it.
-const config = loadFeedgenConfig({ port: '0', data: join(dir.path, 'verified'), plc: plc.url, hostname: 'feed.test', keyword: '#atfed', dev: true }, {})
-const resolver = new IdentityResolver({ plcUrl: plc.url, allowPrivateAddresses: true })
-const server = await startFeedgen(config, { resolver, onError: () => {} })
-const viewer = accounts[0] as TestAccount
-const token = createServiceJwt({ iss: viewer.did, aud: config.serviceDid, lxm: 'app.bsky.feed.getFeedSkeleton', keypair: viewer.signingKey, exp: Math.floor(Date.now() / 1000) + 3000 })
-for (const name of ['keyword', 'popular', 'following']) {
-  const url = `${server.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri(config.publisherDid, name))}&limit=50`
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'feedgen-load.ts'), url, String(requests), String(concurrency), name === 'following' ? token : ''], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  for await (const line of createInterface({ input: child.stdout })) process.stdout.write(`getFeedSkeleton ${name}: ${line}\n`)
+async function runOurs(context: SectionContext, sizes: Sizes): Promise<void> {
+  rmSync(sharedDir(), { recursive: true, force: true })
+  mkdirSync(sharedDir(), { recursive: true })
+  const plc = await startTestPlc({ clock: { now: () => Date.now(), set() {}, advance() {} } })
+  const host = await startHostChild()
+  try {
+    context.progress(`recording ${sizes.events} events of ${sizes.repos} accounts`)
+    const stream = await recordStream(plc.url, { repos: sizes.repos, events: sizes.events, mix: 'feed' })
+    saveStream(sharedDir(), stream)
+    await loadHostChild(host, stream.frames, sharedDir())
+    const bytes = stream.frames.reduce((sum, f) => sum + f.length, 0)
+    context.info(`stream: ${stream.frames.length} #commit frames, ${Math.round(bytes / stream.frames.length)} B on average, ${sizes.repos} accounts`)
+    const base = { origin: host.origin, plcUrl: plc.url, dids: [...stream.keys.keys()], lastSeq: stream.frames.length }
+    const dirs = { plain: join(sharedDir(), 'plain'), verified: join(sharedDir(), 'verified') }
+    context.progress('index replay, no verification')
+    const plain = await replayIndex({ ...base, dataDir: dirs.plain, verify: false })
+    context.record({ name: ROW_PLAIN, value: plain, unit: 'events/s', higherIsBetter: true, note: NOTE_INDEX })
+    context.progress('index replay, verified')
+    const verified = await replayIndex({ ...base, dataDir: dirs.verified, verify: true })
+    context.record({ name: ROW_VERIFIED, value: verified, unit: 'events/s', higherIsBetter: true, note: NOTE_INDEX })
+    await measureSkeletons(context, sizes, { plcUrl: plc.url, dataDir: dirs.verified, stream })
+    rmSync(dirs.plain, { recursive: true, force: true })
+    rmSync(dirs.verified, { recursive: true, force: true })
+  } finally {
+    await host.close()
+    await plc.stop()
+  }
 }
-await server.close()
-resolver.close()
-await source.close()
-await plc.stop()
-dir.remove()
+
+async function runReference(context: SectionContext, sizes: Sizes): Promise<void> {
+  const host = await startHostChild()
+  let plc: Awaited<ReturnType<typeof startTestPlc>> | null = null
+  try {
+    let stream = loadStream(sharedDir())
+    if (stream === null) {
+      plc = await startTestPlc({ clock: { now: () => Date.now(), set() {}, advance() {} } })
+      stream = await recordStream(plc.url, { repos: sizes.repos, events: sizes.events, mix: 'feed' })
+    }
+    await loadHostChild(host, stream.frames, tmpdir())
+    context.progress('reference index replay, no verification')
+    const plain = await referenceReplay(host.origin, stream.frames.length, null)
+    context.record({ name: ROW_PLAIN, value: plain, unit: 'events/s', higherIsBetter: true, note: NOTE_INDEX })
+    context.progress('reference index replay, verified')
+    const verified = await referenceReplay(host.origin, stream.frames.length, stream.keys)
+    context.record({ name: ROW_VERIFIED, value: verified, unit: 'events/s', higherIsBetter: true, note: NOTE_INDEX })
+  } finally {
+    rmSync(sharedDir(), { recursive: true, force: true })
+    await host.close()
+    await plc?.stop()
+  }
+}
+
+export const section: BenchSection = {
+  name: 'feedgen',
+  title: 'Feed generator: events indexed/s from a recorded firehose (with and without verification); getFeedSkeleton req/s and p99',
+  sides: ['ours', 'reference'],
+  async run(side, context) {
+    const sizes = context.quick ? QUICK : FULL
+    if (side === 'ours') await runOurs(context, sizes)
+    else await runReference(context, sizes)
+  },
+}
