@@ -14,6 +14,7 @@
  *  2. under the repo lock, the account is re-read (still deactivated);
  *  3. every DAG-CBOR block in the CAR must decode strictly (records
  *     included, which the repo check does not decode): `InvalidRecord`;
+ *     the commit's rev may not be in the future (`FutureRev`);
  *  4. the DID's CURRENT `#atproto` key is fetched fresh (did-check.ts);
  *  5. core/repo/import.ts `importRepoCar`: one root, every block re-hashed,
  *     commit `did` = the account (`DidMismatch`), signature by that key
@@ -49,6 +50,7 @@ import type { CID } from '../../core/data/cid.ts'
 import { DAG_CBOR_CODEC } from '../../core/data/cid.ts'
 import { CAR_BLOCKS_MAX, PDS_IMPORT_REFS_BATCH_OPS_MAX } from '../../core/limits.ts'
 import { readCarWithSingleRoot } from '../../core/repo/car/reader.ts'
+import { checkRevNotFuture, decodeCommit } from '../../core/repo/commit.ts'
 import { importRepoCar } from '../../core/repo/import.ts'
 import { walkRepoLeaves } from '../../core/repo/repo-walk.ts'
 import { resignCommit } from '../../core/repo/writes.ts'
@@ -98,12 +100,28 @@ async function checkBlocksDecode(path: string): Promise<void> {
   for await (const block of car.blocks) {
     if (++blocks > CAR_BLOCKS_MAX) throw new AtfedError('TooManyBlocks', `CAR has more than ${CAR_BLOCKS_MAX} blocks`)
     if (block.cid.code !== DAG_CBOR_CODEC) continue
+    if (block.cid.equals(car.root)) checkImportedRev(block.bytes)
     try {
       decodeCbor(block.bytes)
     } catch (err) {
       throw new AtfedError('InvalidRecord', `Could not parse block ${block.cid.toString()}: ${(err as Error).message}`, { cause: err })
     }
   }
+}
+
+/**
+ * A commit rev more than FUTURE_REV_TOLERANCE_MS ahead is refused (`FutureRev`): the
+ * re-signed rev follows it, and relays drop every event of a repo whose rev is in
+ * the future. A commit that does not decode is left to step 5 to name.
+ */
+function checkImportedRev(bytes: Uint8Array): void {
+  let rev: Tid
+  try {
+    rev = decodeCommit(bytes).rev
+  } catch {
+    return
+  }
+  checkRevNotFuture(rev, Date.now())
 }
 
 /** Step 6: record-block counts from the new tree. */
