@@ -341,6 +341,8 @@ export const FEEDGEN_SKELETON_LIMIT_DEFAULT = 50
 export const FEEDGEN_CURSOR_LENGTH_MAX = 1_024
 /** Follows of one viewer the `following` feed reads (one index scan per followed account). */
 export const FEEDGEN_FOLLOWS_SCAN_MAX = 1_000
+/** Items a feed page looks at beyond its limit to skip hidden ones (inactive accounts); at this many it ends the page early with a cursor. */
+export const FEEDGEN_HIDDEN_SCAN_MAX = 1_000
 /** Likes the `popular` feed counts per ranking (newest first within the window) and posts it keeps ranked. */
 export const FEEDGEN_POPULAR_LIKES_SCAN_MAX = 200_000
 export const FEEDGEN_POPULAR_RANKED_MAX = 1_000
@@ -656,6 +658,8 @@ export const CAR_EXPORT_BYTES_MAX = 8 * 1_073_741_824
 export const CAR_TRANSFER_TIMEOUT_MS = 60 * 60 * 1000
 /** `atfed firehose`: failed connection attempts in a row (with capped backoff) before it gives up. */
 export const FIREHOSE_CLI_FAILURES_MAX = 8
+/** `atfed`: longest error message printed on its one error line (a server may send a long one). */
+export const CLI_ERROR_MESSAGE_CHARS_MAX = 2_000
 
 // Web dashboards (relay/dashboard/*, pds/dashboard/*)
 /** Relay dashboard: how often the per-host counters are sampled for events/s. */
@@ -698,3 +702,11 @@ export const JETSTREAM_LOG_LIVE_RETRY_MS = 250
 export const JETSTREAM_LOG_LIVE_PULL_MS = 2_000
 /** JetStream log: missed heartbeats in a row after which the live reader drops its consumer and makes a new one. */
 export const JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX = 2
+/** Relay cluster: a host lease lives this long without renewal; a dead ingest worker's hosts move after it. */
+export const RELAY_CLUSTER_LEASE_TTL_MS = 10_000
+/** Relay cluster: lease renewals (and lease rounds) per lease TTL. */
+export const RELAY_CLUSTER_LEASE_ROUNDS_PER_TTL = 4
+/** Relay cluster: longest wait for the shared-state watch to reach a bucket's last revision (start, lease taken). */
+export const RELAY_CLUSTER_CATCH_UP_MS_MAX = 10_000
+/** Relay cluster: KV operations (get, put, create, update) time out after this. */
+export const RELAY_CLUSTER_KV_TIMEOUT_MS = 5_000

@@ -76,6 +76,9 @@ function decode(json: string): AccountState {
   }
 }
 
+/** The stored JSON of an account state (also the relay cluster's KV value, relay/cluster/shared-state.ts). */
+export { encode as encodeAccountJson, decode as decodeAccountJson }
+
 export class AccountStore {
   readonly #sub: Sublevel
   readonly #entriesMax: number

@@ -44,6 +44,8 @@ export type RelayTuning = {
   subscribersMax: number
   /** Least time between two forced re-resolutions of one DID (WrongHost check, key refresh). */
   forcedResolveMinMs: number
+  /** Relay cluster: host lease TTL (relay/cluster/host-leases.ts). */
+  leaseTtlMs: number
 }
 
 export const RELAY_ROLES = ['all', 'ingest', 'serve'] as const

@@ -19,6 +19,7 @@ import { acceptChecked } from './accept.ts'
 import { AccountStore } from './accounts.ts'
 import type { RelayConfig, RelayTuning } from './config.ts'
 import { ForcedResolveGate } from './forced-resolve.ts'
+import { RelayCluster } from './cluster/relay-cluster.ts'
 import { HostCrawler } from './hosts/crawl.ts'
 import { HostRegistry } from './hosts/host-registry.ts'
 import { describeServerProbe } from './hosts/probe.ts'
@@ -28,7 +29,7 @@ import type { IngestDeps } from './ingest.ts'
 import { checkRelayRole, openRelayLog } from './log/open-relay-log.ts'
 import type { RelayLog } from './log/open-relay-log.ts'
 import { openRelayDb } from './relay-db.ts'
-import type { RelayDb } from './relay-db.ts'
+import type { RelayBatchOp, RelayDb } from './relay-db.ts'
 import { Resyncer } from './resync.ts'
 import { Sequencer } from './sequencer.ts'
 import { Slurper } from './slurper.ts'
@@ -53,6 +54,8 @@ export type RelayContext = {
   readonly slurper: Slurper
   readonly crawler: HostCrawler
   readonly probe: HostProbe
+  /** With `--nats`: shared state and host leases (relay/cluster/relay-cluster.ts); null on one machine. */
+  cluster: RelayCluster | null
   readonly logLine: (message: string) => void
   /** Set when the event log failed; the relay stops taking events. */
   fatal: unknown
@@ -62,7 +65,7 @@ export type RelayContext = {
 export type RelayContextOptions = { logLine?: (message: string) => void; probe?: HostProbe }
 
 type Stores = { db: RelayDb; log: EventLog; relayLog: RelayLog; hosts: HostRegistry; accounts: AccountStore }
-type Core = Stores & { config: RelayConfig; tuning: Partial<RelayTuning>; resolver: IdentityResolver; verifier: EventVerifier; logLine: (message: string) => void }
+type Core = Stores & { config: RelayConfig; tuning: Partial<RelayTuning>; resolver: IdentityResolver; verifier: EventVerifier; logLine: (message: string) => void; clusterRef: { cluster: RelayCluster | null } }
 
 async function openStores(config: RelayConfig, tuning: Partial<RelayTuning>): Promise<Stores> {
   checkRelayRole(config)
@@ -89,7 +92,8 @@ function newResolver(config: RelayConfig, tuning: Partial<RelayTuning>): Identit
 /** The sequencer, the resync machinery and the ingest deps, wired to each other. */
 function buildIngest(core: Core, onFatal: (err: unknown) => void): { sequencer: Sequencer; resync: Resyncer; ingest: IngestDeps } {
   const { config, tuning, db, log, hosts, accounts, resolver, verifier, logLine } = core
-  const sequencer = new Sequencer({ db, log, logJoinsBatch: core.relayLog.joinsBatch, stores: [hosts, accounts], sync: tuning.fsync ?? true, onFatal, ...pick(tuning, ['flushMs']) })
+  const afterWrite = async (ops: readonly RelayBatchOp[]): Promise<void> => core.clusterRef.cluster?.shared.mirror(ops)
+  const sequencer = new Sequencer({ db, log, logJoinsBatch: core.relayLog.joinsBatch, stores: [hosts, accounts], sync: tuning.fsync ?? true, onFatal, afterWrite, ...pick(tuning, ['flushMs']) })
   const emit = (events: UnsequencedEvent[]): void => void sequencer.submit(events)
   const lazy: { ingest: IngestDeps | null } = { ingest: null }
   const resync = new Resyncer({
@@ -127,8 +131,9 @@ function buildHostSide(core: Core, ingest: IngestDeps, probe: HostProbe): { slur
     hosts,
     probe,
     dev: config.dev,
-    subscribe: (record) => slurper.subscribe(record),
+    subscribe: (record) => (core.clusterRef.cluster === null ? slurper.subscribe(record) : core.clusterRef.cluster.offer(record)),
     restart: async (record) => {
+      if (core.clusterRef.cluster !== null && !core.clusterRef.cluster.owns(record.hostname)) return core.clusterRef.cluster.offer(record)
       await slurper.unsubscribe(record.hostname)
       slurper.subscribe(record)
     },
@@ -144,7 +149,7 @@ export async function createRelayContext(config: RelayConfig, options: RelayCont
   const stores = await openStores(config, tuning)
   const resolver = newResolver(config, tuning)
   const verifier = (tuning.verifyWorkers ?? 0) > 0 ? await startVerifyPool({ workers: tuning.verifyWorkers ?? 1 }) : inlineVerifier()
-  const core: Core = { ...stores, config, tuning, resolver, verifier, logLine }
+  const core: Core = { ...stores, config, tuning, resolver, verifier, logLine, clusterRef: { cluster: null } }
   const ctxRef: { ctx: RelayContext | null } = { ctx: null }
   const { sequencer, resync, ingest } = buildIngest(core, (err) => {
     logLine(`relay: event log write failed, ingest stopped: ${String(err)}`)
@@ -152,8 +157,18 @@ export async function createRelayContext(config: RelayConfig, options: RelayCont
   })
   const probe = options.probe ?? describeServerProbe({ dev: config.dev })
   const { slurper, crawler } = buildHostSide(core, ingest, probe)
-  const ctx: RelayContext = { ...core, sequencer, resync, ingest, slurper, crawler, probe, fatal: null, trimTimer: null }
+  const ctx: RelayContext = { ...core, sequencer, resync, ingest, slurper, crawler, probe, cluster: null, fatal: null, trimTimer: null }
   ctxRef.ctx = ctx
+  if (stores.relayLog.nats !== null) {
+    const { nc, stream, replicas } = stores.relayLog.nats
+    try {
+      ctx.cluster = await RelayCluster.open({ nc, stream, replicas, role: config.role ?? 'all', hosts: stores.hosts, accounts: stores.accounts, sequencer, slurper, logLine, ...pick(tuning, ['leaseTtlMs']) })
+    } catch (err) {
+      await closeRelayContext(ctx)
+      throw err
+    }
+    core.clusterRef.cluster = ctx.cluster
+  }
   ctx.trimTimer = setInterval(() => void trimExpired(ctx), tuning.trimIntervalMs ?? RELAY_TRIM_INTERVAL_MS)
   ctx.trimTimer.unref()
   return ctx
@@ -162,6 +177,7 @@ export async function createRelayContext(config: RelayConfig, options: RelayCont
 /** Start following the configured hosts and every stored host that is neither banned nor idle. */
 export function startIngest(ctx: RelayContext): void {
   for (const host of ctx.config.hosts) ctx.crawler.addConfigured(host)
+  if (ctx.cluster !== null) return ctx.cluster.startLeases() // stored hosts: whichever worker leases them
   for (const record of ctx.hosts.page(null, Number.MAX_SAFE_INTEGER)) {
     if (record.status === 'active' || record.status === 'offline') ctx.slurper.subscribe(record)
   }
@@ -179,6 +195,7 @@ export async function trimExpired(ctx: RelayContext): Promise<number> {
 export async function closeRelayContext(ctx: RelayContext): Promise<void> {
   if (ctx.trimTimer !== null) clearInterval(ctx.trimTimer)
   ctx.resync.close()
+  await ctx.cluster?.close()
   await ctx.slurper.close()
   await ctx.sequencer.close()
   await ctx.verifier.close()

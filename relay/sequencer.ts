@@ -51,6 +51,8 @@ export type SequencerOptions = {
   /** fsync each batch (default true). */
   sync?: boolean
   onFatal?: (err: unknown) => void
+  /** After a publish-first batch is durable: its state ops, for the relay cluster's shared state (relay/cluster/). */
+  afterWrite?: (ops: readonly RelayBatchOp[]) => Promise<void>
 }
 
 export type SequencerStats = { batches: number; events: number; largestBatch: number }
@@ -145,6 +147,7 @@ export class Sequencer {
       }
       const ops: RelayBatchOp[] = staged.flatMap((s) => s.ops)
       if (ops.length > 0) await this.#options.db.batch(ops, { sync: this.#options.sync ?? true })
+      if (ops.length > 0) await this.#options.afterWrite?.(ops)
       for (const s of staged) s.settled()
       this.stats.batches++
       this.stats.events += events.length

@@ -3,11 +3,10 @@
  * relay's db (default; its appends join the sequencer's batch), or, with
  * `--nats`, the shared JetStream stream (publish first, then the state
  * batch: relay/sequencer.ts). The NATS connection is owned here and closed
- * after the log.
+ * after the log; the relay cluster (relay/cluster/) uses it too.
  *
- * Roles: `all` runs everything on whichever log; `ingest` and `serve`
- * (several processes sharing one stream, hosts leased through a KV bucket)
- * are not implemented yet and are refused at start-up.
+ * Roles: `all` (default), `ingest` and `serve`; the last two need `--nats`
+ * (several processes sharing one stream: relay/cluster/relay-cluster.ts).
  */
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -16,19 +15,21 @@ import { LevelEventLog } from '../../core/stream/event-log-level.ts'
 import type { EventLog } from '../../core/stream/event-log.ts'
 import type { RelayConfig, RelayTuning } from '../config.ts'
 import type { RelayDb } from '../relay-db.ts'
-import { JetStreamEventLog } from './jetstream-event-log.ts'
+import { DEFAULT_STREAM, JetStreamEventLog } from './jetstream-event-log.ts'
 
 export type RelayLog = {
   readonly log: EventLog
   /** The log's appends go into the relay db's batch (level); false: publish first. */
   readonly joinsBatch: boolean
+  /** On a JetStream log: the connection, the stream's name and replicas (for the cluster's KV buckets). */
+  readonly nats: { readonly nc: NatsConnection; readonly stream: string; readonly replicas: number } | null
   close(): Promise<void>
 }
 
-/** Refuse what this build cannot run yet (before anything is opened). */
+/** Refuse what cannot run (before anything is opened): ingest and serve share a stream, so they need --nats. */
 export function checkRelayRole(config: RelayConfig): void {
   const role = config.role ?? 'all'
-  if (role !== 'all') throw new AtfedError('InvalidArgument', `relay role ${role} is not implemented yet; run --role all`)
+  if (role !== 'all' && (config.nats ?? []).length === 0) throw new AtfedError('InvalidArgument', `relay role ${role} needs --nats (a shared JetStream stream)`)
 }
 
 export async function openRelayLog(config: RelayConfig, db: RelayDb, tuning: Partial<RelayTuning>): Promise<RelayLog> {
@@ -36,7 +37,7 @@ export async function openRelayLog(config: RelayConfig, db: RelayDb, tuning: Par
   const servers = config.nats ?? []
   if (servers.length === 0) {
     const log = await LevelEventLog.open(db, { sync: tuning.fsync ?? true })
-    return { log, joinsBatch: true, close: () => log.close() }
+    return { log, joinsBatch: true, nats: null, close: () => log.close() }
   }
   let nc: NatsConnection
   try {
@@ -46,10 +47,12 @@ export async function openRelayLog(config: RelayConfig, db: RelayDb, tuning: Par
   }
   try {
     const named = config.natsStream === undefined ? {} : { stream: config.natsStream, subject: `atfed.relay.${config.natsStream}` }
-    const log = await JetStreamEventLog.open(nc, { ...named, replicas: config.natsReplicas ?? 1 })
+    const replicas = config.natsReplicas ?? 1
+    const log = await JetStreamEventLog.open(nc, { ...named, replicas })
     return {
       log,
       joinsBatch: false,
+      nats: { nc, stream: config.natsStream ?? DEFAULT_STREAM, replicas },
       close: async () => {
         await log.close()
         await nc.drain()

@@ -8,7 +8,8 @@
  * is ready once its client port accepts connections and, in a cluster, once
  * JetStream has a meta leader (`/jsz` on the monitoring port says so).
  * `kill(i)` sends SIGKILL to one node; `restart(i)` brings it back on the
- * same ports and store.
+ * same ports and store. Each node runs in its own process group, tracked by
+ * watchdog.ts (a hung test file kills them on its way out).
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -16,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { trackProcessGroup, untrackProcessGroup } from './watchdog.ts'
 
 export type NatsNode = { name: string; url: string; port: number; clusterPort: number; monitorPort: number; storeDir: string; process: ChildProcess | null }
 export type NatsCluster = {
@@ -72,8 +74,10 @@ function launch(node: NatsNode, peers: readonly NatsNode[]): void {
     const routes = peers.map((p) => `nats://127.0.0.1:${p.clusterPort}`).join(',')
     args.push('--cluster_name', 'atfed-test', '--cluster', `nats://127.0.0.1:${node.clusterPort}`, '--routes', routes)
   }
-  node.process = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  // Its own process group, tracked: a test file's watchdog (watchdog.ts) kills it if the file hangs.
+  node.process = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
   node.process.stderr?.resume()
+  trackProcessGroup(node.process.pid)
 }
 
 async function newNode(name: string): Promise<NatsNode> {
@@ -89,6 +93,7 @@ async function killNode(node: NatsNode): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve))
   child.kill('SIGKILL')
   await exited
+  untrackProcessGroup(child.pid)
 }
 
 export async function startNatsCluster(size: number): Promise<NatsCluster> {

@@ -18,11 +18,12 @@ await import('./relay-basic.test.ts')
 await import('./relay-consumer.test.ts')
 after(() => nats.stop()) // registered last: runs after the suites' own clean-up
 
-test('the harness relay really runs on the JetStream stream, and --role ingest|serve are refused for now', async () => {
+test('the harness relay really runs on the JetStream stream as a cluster member; --role serve without --nats is refused', async () => {
   const h = await startRelayHarness()
   try {
     assert.ok(h.relay.ctx.log instanceof JetStreamEventLog)
-    await assert.rejects(startRelay({ ...h.config(), role: 'serve' }), { name: 'InvalidArgument' })
+    assert.ok(h.relay.ctx.cluster !== null)
+    await assert.rejects(startRelay({ ...h.config(), nats: [], role: 'serve' }), { name: 'InvalidArgument' })
   } finally {
     await h.close()
   }

@@ -1,0 +1,176 @@
+/**
+ * The relay cluster's shared state: host records (cursor, status, counters)
+ * and account states (rev, commit, data, status incl. desynchronized) in two
+ * JetStream KV buckets, mirrored into every process's own stores.
+ *
+ * How: the single-machine stores (HostRegistry, AccountStore) stay what
+ * ingest, verification and the routes read, synchronously. Each process
+ * watches both buckets and applies what others wrote into its stores (its
+ * level db is a cache of the buckets); the owner of a host (hosts/leases.ts)
+ * writes that host's record and the states of its accounts to the buckets
+ * after each sequencer batch (`mirror`, called once the batch's events are
+ * acknowledged by the stream). So any worker can take over any host: it
+ * already holds the accounts' states, and `takeOver` reads the host's
+ * record (its cursor) from the bucket itself before following it.
+ *
+ * Tricky bits:
+ * - One writer per key: host records and accounts of a host are written
+ *   only by the host's lease owner; a process ignores the watch's copies of
+ *   keys it owns (its own writes, echoed). A host not yet in the bucket is
+ *   created by whoever saw it first (`create`, so a late `--host` on another
+ *   worker cannot move an owner's cursor back).
+ * - A crash between publish and mirror leaves the bucket behind the stream:
+ *   the next owner re-receives those events; commits whose account state
+ *   already moved are dropped as old revs, the others are published again
+ *   and the stream's de-duplication (`<did>/<rev>`) drops them.
+ * - `catchUp` bounds the wait for the watch to reach a bucket's last
+ *   revision (taking over right after another worker's last mirror).
+ * - Mirror failures are logged, not fatal: a bucket that lags only makes a
+ *   takeover re-verify more (see above); the next batch writes again.
+ */
+import { Kvm } from '@nats-io/kv'
+import type { KV, KvEntry } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { RELAY_CLUSTER_CATCH_UP_MS_MAX, RELAY_CLUSTER_KV_TIMEOUT_MS } from '../../core/limits.ts'
+import { decodeAccountJson } from '../accounts.ts'
+import type { AccountStore } from '../accounts.ts'
+import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
+import type { HostName } from '../hosts/host-name.ts'
+import type { RelayBatchOp } from '../relay-db.ts'
+import { keyOf } from './kv-names.ts'
+import type { ClusterBuckets } from './kv-names.ts'
+
+export type SharedStateOptions = {
+  buckets: ClusterBuckets
+  replicas: number
+  hosts: HostRegistry
+  accounts: AccountStore
+  /** Does this process hold the host's lease (then it is the one writer of its keys)? */
+  owns: (host: HostName) => boolean
+  /** Local stores changed: have the sequencer write them to the local db. */
+  poke: () => void
+  logLine: (message: string) => void
+}
+
+type Stopper = { stop(): void }
+type Bucket = 'hosts' | 'accounts'
+
+export class SharedState {
+  readonly #options: SharedStateOptions
+  readonly #kv: Record<Bucket, KV>
+  /** The bucket's JSON of each host as last seen (watch or own write). */
+  readonly #hostJson = new Map<HostName, string>()
+  readonly #applied: Record<Bucket, number> = { hosts: 0, accounts: 0 }
+  readonly #watchers: Stopper[] = []
+
+  private constructor(options: SharedStateOptions, kv: Record<Bucket, KV>) {
+    this.#options = options
+    this.#kv = kv
+  }
+
+  static async open(nc: NatsConnection, options: SharedStateOptions): Promise<SharedState> {
+    const kvm = new Kvm(nc)
+    const opts = { history: 1, replicas: options.replicas, timeout: RELAY_CLUSTER_KV_TIMEOUT_MS }
+    const hosts = await kvm.create(options.buckets.hosts, opts)
+    const accounts = await kvm.create(options.buckets.accounts, opts)
+    return new SharedState(options, { hosts, accounts })
+  }
+
+  /** Follow both buckets; resolves once what they held at the start is applied (bounded). */
+  async start(): Promise<void> {
+    for (const bucket of ['hosts', 'accounts'] as const) {
+      const iter = await this.#kv[bucket].watch()
+      this.#watchers.push(iter)
+      void (async () => {
+        for await (const entry of iter) this.#apply(bucket, entry)
+      })().catch((err: unknown) => this.#options.logLine(`relay cluster: ${bucket} watch ended: ${String(err)}`))
+    }
+    await this.catchUp()
+  }
+
+  /** Wait until the watches have applied every revision the buckets hold now (at most RELAY_CLUSTER_CATCH_UP_MS_MAX). */
+  async catchUp(): Promise<boolean> {
+    const deadline = Date.now() + RELAY_CLUSTER_CATCH_UP_MS_MAX
+    for (const bucket of ['hosts', 'accounts'] as const) {
+      const last = (await this.#kv[bucket].status()).streamInfo.state.last_seq
+      while (this.#applied[bucket] < last) {
+        if (Date.now() > deadline) return false
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    }
+    return true
+  }
+
+  #apply(bucket: Bucket, entry: KvEntry): void {
+    this.#applied[bucket] = Math.max(this.#applied[bucket], entry.revision)
+    if (entry.operation !== 'PUT') return
+    try {
+      if (bucket === 'hosts') this.#applyHost(entry.string(), false)
+      else this.#applyAccount(entry.string())
+    } catch (err) {
+      this.#options.logLine(`relay cluster: bad ${bucket} entry ${entry.key}: ${String(err)}`)
+    }
+  }
+
+  #applyHost(json: string, force: boolean): HostRecord | null {
+    const remote = JSON.parse(json) as HostRecord
+    this.#hostJson.set(remote.hostname, json)
+    if (!force && this.#options.owns(remote.hostname)) return null
+    const { hosts } = this.#options
+    const local = hosts.get(remote.hostname) ?? hosts.add({ hostname: remote.hostname, secure: remote.secure }, { trusted: remote.trusted, nowIso: remote.addedAt })
+    hosts.update(local, (r) => Object.assign(r, remote))
+    this.#options.poke()
+    return local
+  }
+
+  #applyAccount(json: string): void {
+    const remote = decodeAccountJson(json)
+    if (this.#options.owns(remote.host)) return
+    this.#options.accounts.put(remote)
+    this.#options.poke()
+  }
+
+  /**
+   * Before following a newly leased host: the accounts are caught up and
+   * the local record is the bucket's (its cursor). Resolves with the record.
+   */
+  async takeOver(host: HostName): Promise<HostRecord | undefined> {
+    if (!(await this.catchUp())) this.#options.logLine(`relay cluster: taking over ${host} before the shared state caught up`)
+    const entry = await this.#kv.hosts.get(keyOf(host))
+    if (entry !== null && entry.operation === 'PUT') return this.#applyHost(entry.string(), true) ?? undefined
+    return this.#options.hosts.get(host)
+  }
+
+  /** Write a sequencer batch's host records and account states this process owns (see the header). */
+  async mirror(ops: readonly RelayBatchOp[]): Promise<void> {
+    const writes: Promise<unknown>[] = []
+    for (const op of ops) {
+      if (op.type !== 'put') continue
+      const prefix = (op as { sublevel?: { prefix?: string } }).sublevel?.prefix
+      const value = op.value as string
+      if (prefix === '!hosts!') writes.push(this.#mirrorHost(op.key as HostName, value))
+      else if (prefix === '!accounts!' && this.#options.owns((JSON.parse(value) as { host: HostName }).host)) {
+        writes.push(this.#kv.accounts.put(keyOf(op.key as string), value))
+      }
+    }
+    const results = await Promise.allSettled(writes)
+    const failed = results.filter((r) => r.status === 'rejected').length
+    if (failed > 0) this.#options.logLine(`relay cluster: ${failed} shared-state writes failed (retried with the next change)`)
+  }
+
+  async #mirrorHost(host: HostName, json: string): Promise<void> {
+    const known = this.#hostJson.get(host)
+    if (known === json) return
+    if (this.#options.owns(host)) {
+      await this.#kv.hosts.put(keyOf(host), json)
+      this.#hostJson.set(host, json)
+    } else if (known === undefined) {
+      this.#hostJson.set(host, json)
+      await this.#kv.hosts.create(keyOf(host), json).catch(() => {}) // someone else was first: theirs stands
+    }
+  }
+
+  close(): void {
+    for (const watcher of this.#watchers.splice(0)) watcher.stop()
+  }
+}
