@@ -4,6 +4,9 @@
  *               [--dev] [--retention-hours H] [--bind ADDR] [--dns SERVER …]
  * (every flag also from ATFED_RELAY_*; see relay/config.ts), until SIGINT or
  * SIGTERM, then a clean shutdown (last batch written, db closed).
+ * With `--nats URL[,URL…] --role ingest|serve|all` the process is a member of
+ * a relay cluster sharing one JetStream stream (relay/cluster/relay-cluster.ts):
+ * ingest workers lease hosts, serve frontends answer from the stream.
  * Also registers `atfed admin hosts …` (cli/relay-admin.ts).
  */
 import { once } from 'node:events'
@@ -21,7 +24,8 @@ async function serve(flags: RelayFlags): Promise<void> {
   const config = relayConfigFrom(flags)
   const relay = await startRelay(config)
   const hosts = config.hosts.length === 0 ? 'no configured hosts' : `hosts: ${config.hosts.join(', ')}`
-  process.stdout.write(`relay listening on ${relay.url} (data: ${config.dataDir}; ${hosts})\n`)
+  const cluster = (config.nats ?? []).length === 0 ? '' : `; cluster member, role ${config.role ?? 'all'}, NATS ${(config.nats ?? []).join(',')}`
+  process.stdout.write(`relay listening on ${relay.url} (data: ${config.dataDir}; ${hosts}${cluster})\n`)
   await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
   await relay.close()
 }
@@ -42,7 +46,7 @@ export function registerRelayCommands(program: Command): void {
     .option('--nats <urls>', 'event log on this NATS JetStream cluster, URL[,URL…] (env ATFED_RELAY_NATS; default: embedded level)')
     .option('--nats-stream <name>', 'JetStream stream name (env ATFED_RELAY_NATS_STREAM, default ATFED_RELAY)')
     .option('--nats-replicas <n>', 'replicas of the JetStream stream when it is created: 1 or 3 (env ATFED_RELAY_NATS_REPLICAS)')
-    .option('--role <role>', 'all | ingest | serve; ingest and serve need --nats (env ATFED_RELAY_ROLE, default all)')
+    .option('--role <role>', 'with --nats: ingest (lease and follow hosts), serve (answer from the stream and shared state) or all (both; env ATFED_RELAY_ROLE, default all)')
     .option('--verify-workers <n>', 'verification worker threads, 0 = main thread (env ATFED_RELAY_VERIFY_WORKERS)')
     .action((flags: RelayFlags) => serve(flags))
   registerRelayAdminCommands(program)
