@@ -6,6 +6,8 @@
  * - the signature, when a key is given ('BadCommitSignature');
  * - the MST is complete and canonical (mst/verify-tree.ts: 'MissingBlock',
  *   'NonCanonicalMst', 'InvalidMstNode', 'MstTooDeep');
+ * - every leaf's key ends in a valid record key ('InvalidMstKey': the MST
+ *   allows `.` and `..`, which the record key spec forbids);
  * - every leaf's record block is present ('MissingBlock'). Records are not
  *   decoded: their bytes are pinned by their CIDs, and what they contain is a
  *   lexicon question.
@@ -19,6 +21,7 @@ import { CAR_BLOCKS_MAX } from '../limits.ts'
 import type { CID } from '../data/cid.ts'
 import type { PublicKey } from '../crypto/key-types.ts'
 import type { Did } from '../syntax/did.ts'
+import { isRecordKey } from '../syntax/record-key.ts'
 import { MemoryBlockMap } from './block-reader.ts'
 import type { BlockReader } from './block-reader.ts'
 import { iterateCarBytes } from './car/decode.ts'
@@ -59,6 +62,9 @@ export function verifyRepoBlocks(reader: BlockReader, commitCid: CID, options: R
   }
   const { keys } = verifyTree(commit.data, reader)
   for (const leaf of walkRepoLeaves(reader, commit.data)) {
+    if (!isRecordKey(leaf.key.slice(leaf.key.indexOf('/') + 1))) {
+      throw new AtfedError('InvalidMstKey', `${JSON.stringify(leaf.key.slice(0, 80))} does not end in a valid record key`)
+    }
     if (reader.get(leaf.cid) === undefined) {
       throw new AtfedError('MissingBlock', `the record block of ${leaf.key} (${leaf.cid.toString()}) is missing`)
     }
