@@ -37,7 +37,7 @@ type Node = { bytes: Uint8Array; cid: CID }
 
 /** An MST node, prefix-compressed against the previous key unless an entry gives its own `p`. */
 function node(entries: readonly Entry[], l: CID | null = null): Node {
-  let prev = new Uint8Array(0)
+  let prev: Uint8Array = new Uint8Array(0)
   const e = entries.map((entry) => {
     const key = typeof entry.key === 'string' ? utf8(entry.key) : entry.key
     let shared = 0
