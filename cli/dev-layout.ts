@@ -28,6 +28,12 @@ export type DevPorts = { readonly [S in DevService]: number }
 
 export const DEV_DEFAULT_PORTS: DevPorts = { plc: 2582, pds1: 2583, pds2: 2584, relay: 2470, feedgen: 2585, labeler: 2586 }
 
+/** `--seed` (dev-seed.ts): the keyword feed's word, and the word the labeler's demo rule labels. */
+export const SEED_KEYWORD = '#atfed'
+export const SEED_LABEL_WORD = 'spoiler'
+/** The seed's last step; once done, `atfed dev --seed` does not load the seeding code at all. */
+export const LAST_SEED_STEP = 'feeds'
+
 export type DevAccount = { readonly did: string; readonly handle: string; readonly password: string; readonly pds: 'pds1' | 'pds2' }
 
 export type DevState = {

@@ -22,12 +22,11 @@ import { DEFAULT_FEEDS } from '../feedgen/server.ts'
 import { publishFeedGenerator } from '../feedgen/publish.ts'
 import { createDevAccount, login, step } from './dev-accounts.ts'
 import type { Session } from './dev-accounts.ts'
-import { writeDevState } from './dev-layout.ts'
+import { LAST_SEED_STEP, SEED_KEYWORD, SEED_LABEL_WORD, writeDevState } from './dev-layout.ts'
 import type { DevAccount, DevState } from './dev-layout.ts'
 import { demoPng } from './dev-png.ts'
 
-export const SEED_KEYWORD = '#atfed'
-export const SEED_LABEL_WORD = 'spoiler'
+export { SEED_KEYWORD, SEED_LABEL_WORD }
 
 type DemoPost = { readonly text: string; readonly image?: true }
 type Demo = { readonly handle: string; readonly pds: DevAccount['pds']; readonly name: string; readonly posts: readonly DemoPost[]; readonly follows: readonly string[] }
@@ -85,7 +84,7 @@ export async function seedNetwork(initial: DevState, options: SeedOptions): Prom
   const accountOf = (handle: string): DevAccount => state.seed.accounts[handle] as DevAccount
   for (const demo of DEMO) await run(`posts ${demo.handle}`, () => writePosts(demo, accountOf(demo.handle), options))
   for (const demo of DEMO) await run(`social ${demo.handle}`, () => writeSocial(demo, { accountOf, options }))
-  await run('feeds', () => publishFeeds(state, options))
+  await run(LAST_SEED_STEP, () => publishFeeds(state, options))
   return state
 }
 

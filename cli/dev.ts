@@ -22,20 +22,19 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { AtfedError } from '../core/errors.ts'
-import { DEFAULT_FEEDS } from '../feedgen/server.ts'
-import { ADMIN_PAGE_PATH } from '../pds/dashboard/routes.ts'
-import { feedUri } from '../feedgen/routes.ts'
-import { DEV_DEFAULT_PORTS, DEV_SERVICES, openDevState, parseBasePort } from './dev-layout.ts'
+import { XrpcClient } from '../core/xrpc/client.ts'
+import { DEV_DEFAULT_PORTS, DEV_SERVICES, LAST_SEED_STEP, openDevState, parseBasePort, SEED_KEYWORD, SEED_LABEL_WORD } from './dev-layout.ts'
 import { claimDataDir } from './dev-lock.ts'
 import type { DataDirLock } from './dev-lock.ts'
 import type { DevState } from './dev-layout.ts'
 import { ServiceChild } from './dev-child.ts'
 import { DevNetwork } from './dev-network.ts'
 import type { RunningService } from './dev-network.ts'
-import { SEED_KEYWORD, SEED_LABEL_WORD, seedNetwork } from './dev-seed.ts'
-import type { Did } from '../core/syntax/did.ts'
 
 type DevFlags = { data?: string; seed?: boolean; basePort?: string }
+
+/** Where each PDS serves its admin page (pds/dashboard/routes.ts ADMIN_PAGE_PATH; the README test opens it). */
+const PDS_ADMIN_PATH = '/admin'
 
 const RULES = { rules: [{ id: 'demo-spoiler', kind: 'text', pattern: `\\b${SEED_LABEL_WORD}s?\\b`, flags: 'i', val: SEED_LABEL_WORD }] }
 
@@ -52,14 +51,21 @@ function table(rows: readonly (readonly string[])[]): string {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n')
 }
 
-function networkTable(running: readonly RunningService[], state: DevState, dataDir: string): string {
+/** The feeds the running feed generator serves (describeFeedGenerator): the table shows what it answers for. */
+async function servedFeeds(feedgenUrl: string): Promise<string[]> {
+  const res = await new XrpcClient({ service: feedgenUrl }).query<{ feeds: { uri: string }[] }>('app.bsky.feed.describeFeedGenerator')
+  return res.body.feeds.map((f) => f.uri)
+}
+
+function networkTable(running: readonly RunningService[], opts: { state: DevState; dataDir: string; feeds: readonly string[] }): string {
+  const { state, dataDir } = opts
   const url = (service: string) => running.find((r) => r.service === service)!.url
   const relayWs = url('relay').replace(/^http/, 'ws')
   const rows: string[][] = [['SERVICE', 'URL', 'DID']]
   for (const r of running) rows.push([r.service, r.url, r.did ?? '-'])
   rows.push(['firehose', `${relayWs}/xrpc/com.atproto.sync.subscribeRepos`, '-'], ['jetstream', `${relayWs}/subscribe`, '-'])
-  rows.push(['dashboard', `${url('relay')}/`, '-'], ['pds1 admin', `${url('pds1')}${ADMIN_PAGE_PATH}`, '-'], ['pds2 admin', `${url('pds2')}${ADMIN_PAGE_PATH}`, '-'])
-  for (const feed of DEFAULT_FEEDS) rows.push([`feed:${feed.name}`, feedUri(state.publisher!.did as Did, feed.name), '-'])
+  rows.push(['dashboard', `${url('relay')}/`, '-'], ['pds1 admin', `${url('pds1')}${PDS_ADMIN_PATH}`, '-'], ['pds2 admin', `${url('pds2')}${PDS_ADMIN_PATH}`, '-'])
+  for (const uri of opts.feeds) rows.push([`feed:${uri.slice(uri.lastIndexOf('/') + 1)}`, uri, '-'])
   return [
     `atfed dev network (data: ${dataDir})`,
     table(rows),
@@ -117,11 +123,15 @@ function crashError(child: ServiceChild): AtfedError<'DevServiceFailed'> {
   return new AtfedError('DevServiceFailed', `${child.name} exited on its own (${signal ?? `code ${code}`}); its output is above`)
 }
 
-/** Start, seed if asked, then print the table. */
+/**
+ * Start, seed if asked, then print the table. dev-seed.ts (with the feed
+ * modules it publishes) is loaded only while there is seeding left to do.
+ */
 async function startAndPrint(network: DevNetwork, opts: { dataDir: string; seed: boolean }): Promise<void> {
   const running = await network.start()
-  if (opts.seed) {
-    const byService = new Map(running.map((r) => [r.service, r]))
+  const byService = new Map(running.map((r) => [r.service, r]))
+  if (opts.seed && !network.state.seed.done.includes(LAST_SEED_STEP)) {
+    const { seedNetwork } = await import('./dev-seed.ts')
     const next = await seedNetwork(network.state, {
       dataDir: opts.dataDir,
       pdsUrls: { pds1: byService.get('pds1')!.url, pds2: byService.get('pds2')!.url },
@@ -130,7 +140,9 @@ async function startAndPrint(network: DevNetwork, opts: { dataDir: string; seed:
     })
     network.setState(next)
   }
-  process.stdout.write(`${networkTable(running, network.state, opts.dataDir)}\natfed dev: ready (Ctrl-C stops every service)\n`)
+  const feeds = await servedFeeds(byService.get('feedgen')!.url)
+  const table = networkTable(running, { state: network.state, dataDir: opts.dataDir, feeds })
+  process.stdout.write(`${table}\natfed dev: ready (Ctrl-C stops every service)\n`)
 }
 
 export function registerDevCommands(program: Command): void {

@@ -141,7 +141,15 @@ function transportError(err: unknown, signal: AbortSignal): XrpcClientError {
     const timedOut = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError'
     return new XrpcClientError(0, timedOut ? 'UpstreamTimeout' : 'UpstreamFailure', timedOut ? 'request timed out' : 'request aborted', { cause: err })
   }
-  return new XrpcClientError(0, 'UpstreamFailure', `request failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+  return new XrpcClientError(0, 'UpstreamFailure', `request failed: ${causeText(err)}`, { cause: err })
+}
+
+/** fetch's own message is only "fetch failed"; the reason (`connect ECONNREFUSED 127.0.0.1:9`) is in its cause. */
+function causeText(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err)
+  const cause = (err as { cause?: unknown })?.cause
+  const reason = cause instanceof Error ? cause.message : undefined
+  return reason === undefined || reason === '' || message.includes(reason) ? message : `${message} (${reason})`
 }
 
 function mediaType(res: Response): string | undefined {

@@ -38,8 +38,8 @@ function* walk(cmd: Command, path: string[] = []): Generator<{ path: string[]; c
   }
 }
 
-test('every command has a description and a help text', () => {
-  const all = [...walk(buildProgram())]
+test('every command has a description and a help text', async () => {
+  const all = [...walk(await buildProgram('all'))]
   assert.ok(all.length > 25, `${all.length} commands`)
   for (const { path, cmd } of all) {
     assert.notEqual(cmd.description(), '', `atfed ${path.join(' ')} has no description`)
