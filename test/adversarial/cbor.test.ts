@@ -132,7 +132,7 @@ describe('adversarial §4.3: DAG-CBOR and data model (importRepo and createRecor
       headers: { authorization: `Bearer ${t.world.alice.accessJwt}`, 'content-type': 'application/json' },
       body,
     })
-    const reply = await res.json()
+    const reply = (await res.json()) as { error?: string }
     assert.ok(names.includes(reply.error), `${body.slice(0, 120)}: ${res.status} ${JSON.stringify(reply)}`)
     assert.equal(res.status, 400)
     assert.deepEqual(a.ctx.repos.getHead(t.did), head, 'no commit')
@@ -156,7 +156,7 @@ describe('adversarial §4.3: DAG-CBOR and data model (importRepo and createRecor
         headers: { authorization: `Bearer ${t.world.alice.accessJwt}`, 'content-type': 'application/json' },
         body: text,
       })
-      const created = await res.json()
+      const created = (await res.json()) as { uri: string }
       assert.equal(res.status, 200, JSON.stringify(created))
       const rkey = created.uri.split('/').pop()
       const read = await xrpc(t.world.a.publicUrl, 'com.atproto.repo.getRecord', { params: { repo: t.did, collection: 'com.example.adversarial', rkey } })
