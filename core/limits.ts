@@ -395,6 +395,13 @@ export const RELAY_RETENTION_HOURS_DEFAULT = 72
 export const RELAY_TRIM_INTERVAL_MS = 60_000
 /** Downstream firehose subscribers at once; past it the upgrade is refused with 503. */
 export const RELAY_SUBSCRIBERS_MAX = 1_024
+/**
+ * Per relay subscriber: its send window (frames handed to the socket and not yet taken by the
+ * kernel). Live frames are shared, but a replaying subscriber's come from its own storage reads,
+ * so this bounds what each of up to RELAY_SUBSCRIBERS_MAX consumers can pin.
+ */
+export const RELAY_SEND_BUFFER_BYTES_MAX = 256 * 1024
+export const RELAY_SEND_QUEUE_FRAMES_MAX = 64
 /** Account states kept in memory (clean ones evicted least recently used first). */
 export const RELAY_ACCOUNT_CACHE_ENTRIES_MAX = 200_000
 /** Desync recovery: getRepo fetches at once, accounts waiting, largest CAR, time limit, wait before a retry. */

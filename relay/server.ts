@@ -12,7 +12,8 @@
  * dashboard/stats.ts, whose sampling timer stops at shutdown);
  * `/admin/*` (routes/admin.ts); the subscribeRepos WebSocket (core/stream
  * SubscriptionServer over the relay's own log: cursor replay then live,
- * OutdatedCursor, FutureCursor, ConsumerTooSlow, RELAY_SUBSCRIBERS_MAX; a
+ * OutdatedCursor, FutureCursor, ConsumerTooSlow, RELAY_SUBSCRIBERS_MAX, a
+ * RELAY_SEND_BUFFER_BYTES_MAX / _QUEUE_FRAMES_MAX window per socket; a
  * plain GET there is 405/426); the XRPC router (routes/sync-*.ts); a JSON
  * 404 for the rest.
  *
@@ -30,7 +31,7 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import express from 'express'
 import { AtfedError } from '../core/errors.ts'
-import { RELAY_SUBSCRIBERS_MAX } from '../core/limits.ts'
+import { RELAY_SEND_BUFFER_BYTES_MAX, RELAY_SEND_QUEUE_FRAMES_MAX, RELAY_SUBSCRIBERS_MAX } from '../core/limits.ts'
 import type { EventLog } from '../core/stream/event-log.ts'
 import { respondWithoutUpgrade, SubscriptionServer } from '../core/stream/subscription-server.ts'
 import { XrpcError, toXrpcError } from '../core/xrpc/errors.ts'
@@ -114,6 +115,8 @@ async function mount(server: http.Server, ctx: RelayContext): Promise<Mounted> {
     log: ctx.log,
     path: SUBSCRIBE_REPOS_PATH,
     subscribersMax: ctx.tuning.subscribersMax ?? RELAY_SUBSCRIBERS_MAX,
+    sendBufferBytesMax: RELAY_SEND_BUFFER_BYTES_MAX,
+    sendQueueFramesMax: RELAY_SEND_QUEUE_FRAMES_MAX,
   })
   let closeJetstream: (() => Promise<void>) | null
   try {

@@ -18,6 +18,16 @@
  * and, in any mode, when the log was trimmed past its position.
  * (A replaying subscriber may lag arbitrarily: it reads from storage at its
  * own pace, like the reference PDS's backfill.)
+ *
+ * Frames go to the TCP socket already framed, not through `ws.send`: an
+ * unmasked server-to-client binary message is the same bytes for every
+ * subscriber, so each frame's 2–10-byte WebSocket header is built once and
+ * shared (a WeakMap keyed by the frame the log hands to everyone), and a
+ * delivery costs two buffered writes that reference shared bytes and no
+ * allocation of its own: what 1,000 subscribers cost is their sockets, not
+ * their traffic. Only while the WebSocket is OPEN (never after our close
+ * frame); `ws` still sends pings, error frames and the close, on the same
+ * socket in order, and its `bufferedAmount` counts our writes too.
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
@@ -34,6 +44,32 @@ export type SubscriberLimits = {
 }
 
 export type SubscriberEnd = 'closed' | 'FutureCursor' | 'ConsumerTooSlow' | 'ServerShutdown'
+
+const WS_OPEN = 1
+const OPCODE_BINARY_FIN = 0x82
+
+/** The header of an unmasked, final, binary WebSocket frame with `length` payload bytes (RFC 6455 §5.2). */
+export function binaryFrameHeader(length: number): Buffer {
+  if (length < 126) return Buffer.from([OPCODE_BINARY_FIN, length])
+  if (length < 65_536) return Buffer.from([OPCODE_BINARY_FIN, 126, length >>> 8, length & 0xff])
+  const header = Buffer.alloc(10)
+  header[0] = OPCODE_BINARY_FIN
+  header[1] = 127
+  header.writeUIntBE(length, 4, 6) // lengths past 2^48 cannot occur (frames are capped far below)
+  return header
+}
+
+/** Each frame's header, made once for all subscribers, gone with the frame. */
+const headers = new WeakMap<Uint8Array, Buffer>()
+
+function headerOf(frame: Uint8Array): Buffer {
+  let header = headers.get(frame)
+  if (header === undefined) {
+    header = binaryFrameHeader(frame.length)
+    headers.set(frame, header)
+  }
+  return header
+}
 
 /** Close code 1008 (policy violation) with the error name as reason, as the reference does. */
 const CLOSE_POLICY = 1008
@@ -122,7 +158,7 @@ export class Subscriber {
       let sent = 0
       const published = log.lastSeq()
       for await (const { seq, frameBytes } of log.read(this.#position, this.#limits.readPageEvents)) {
-        if (!(await this.#waitForRoom())) return
+        if (!this.#hasRoom() && !(await this.#waitForRoom())) return
         this.#send(frameBytes)
         this.#position = seq
         sent++
@@ -138,13 +174,17 @@ export class Subscriber {
     }
   }
 
+  #hasRoom(): boolean {
+    return this.#end === null && this.#ws.bufferedAmount < this.#limits.sendBufferBytesMax && this.#inflight < this.#limits.sendQueueFramesMax
+  }
+
   /** True when the socket can take another frame; false when the subscriber ended (or was ended here). */
   async #waitForRoom(): Promise<boolean> {
-    const { sendBufferBytesMax, sendQueueFramesMax, lagEventsMax, stallMsMax } = this.#limits
+    const { lagEventsMax, stallMsMax } = this.#limits
     const blockedAt = Date.now()
     for (;;) {
       if (this.#end !== null) return false
-      if (this.#ws.bufferedAmount < sendBufferBytesMax && this.#inflight < sendQueueFramesMax) return true
+      if (this.#hasRoom()) return true
       if (this.#live && this.#log.lastSeq() - this.#position > lagEventsMax) {
         this.#fail('ConsumerTooSlow', `more than ${lagEventsMax} events behind`)
         return false
@@ -169,12 +209,17 @@ export class Subscriber {
         this.#socket.uncork()
       })
     }
+    if (this.#ws.readyState !== WS_OPEN) return // closing: 'close' ends the pump
     this.#inflight++
-    this.#ws.send(frame, { binary: true }, () => {
-      this.#inflight--
-      this.#wakeUp()
-    })
+    this.#socket.write(headerOf(frame))
+    this.#socket.write(frame, this.#written)
     this.#onSent(this.#ws.bufferedAmount)
+  }
+
+  /** One callback for every frame (none made per delivery): the frame left our buffer. */
+  readonly #written = (): void => {
+    this.#inflight--
+    this.#wakeUp()
   }
 
   #sleep(ms: number | null): Promise<void> {

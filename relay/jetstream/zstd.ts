@@ -4,26 +4,39 @@
  * zstd frame, and the same bytes go to every compressed subscriber as a
  * binary WebSocket message.
  *
- * zstd comes from `node:zlib` `zstdCompressSync` (Node >= 22.15). A
- * dictionary is passed as the `dictionary` option; a self-check at load
- * compresses a sample of the dictionary with and without it, and if the
- * outputs are equal (this Node ignores the option) compression is treated
- * as unavailable. On older Node (20) compression is unavailable and
- * `compress=true` is refused with `CompressionUnavailable`: the npm zstd
- * bindings either download binaries at install or, for the one that ships
- * them in platform packages, cannot be locked for `npm ci` from our
- * registry, so we take no dependency for an optional feature.
+ * Two sources, the first one present wins:
+ * 1. `node:zlib` `zstdCompressSync` (Node >= 22.15). A dictionary is passed
+ *    as the `dictionary` option; a self-check at load compresses a sample
+ *    of the dictionary with and without it, and if the outputs are equal
+ *    (this Node ignores the option) compression is unavailable.
+ * 2. the npm package `@bokuweb/zstd-wasm` (zstd compiled to WebAssembly:
+ *    no install script, no native build, no platform packages), for Node 20.
+ *    It is an optional dependency of the code: when it is not installed,
+ *    this source is simply absent. Its wasm is instantiated once, when this
+ *    module is first imported, and only if node:zlib has no zstd (hence the
+ *    top-level await). With a dictionary it reloads the dictionary on every
+ *    call (its API has no prepared dictionary): ~4x slower per message,
+ *    still once per message, not per subscriber.
+ * With neither, `compress=true` is refused with `CompressionUnavailable`.
+ * (The native npm bindings either download binaries at install or, for the
+ * one that ships platform packages, cannot be locked for `npm ci` from our
+ * registry.)
  *
  * Dictionary: Jetstream's public instances use their own trained
  * dictionary, which clients must also hold. We take the dictionary bytes as
  * an option (e.g. Jetstream's file, or one trained with `zstd --train` on
  * our own output) and use no dictionary when none is given; a client then
- * decodes with plain zstd.
+ * decodes with plain zstd. Both sources produce standard zstd frames, so
+ * either decodes the other's.
  */
+import { createRequire } from 'node:module'
 import zlib from 'node:zlib'
 
+/** The npm package used when node:zlib has no zstd. */
+export const WASM_ZSTD_PACKAGE = '@bokuweb/zstd-wasm'
+
 export type ZstdCodec = {
-  readonly source: 'node:zlib'
+  readonly source: 'node:zlib' | typeof WASM_ZSTD_PACKAGE
   compress(data: Buffer): Buffer
   decompress(data: Buffer): Buffer
 }
@@ -34,12 +47,46 @@ type NodeZstd = {
   constants: Record<string, number>
 }
 
-function fromNodeZlib(level: number, dictionary: Buffer | null): ZstdCodec | null {
+/** The part of @bokuweb/zstd-wasm's API used here. */
+type WasmZstd = {
+  init(): Promise<void>
+  compress(data: Uint8Array, level?: number): Uint8Array
+  decompress(data: Uint8Array, options?: { defaultHeapSize?: number }): Uint8Array
+  createCCtx(): number
+  createDCtx(): number
+  compressUsingDict(cctx: number, data: Uint8Array, dict: Uint8Array, level?: number): Uint8Array
+  decompressUsingDict(dctx: number, data: Uint8Array, dict: Uint8Array, options?: { defaultHeapSize?: number }): Uint8Array
+}
+
+/** Output room for a frame that does not state its size (ours always do; this is for foreign frames in tests). */
+const DECOMPRESS_UNSIZED_BYTES_MAX = 1 << 20
+
+function nodeZstd(): NodeZstd | null {
   const z = zlib as unknown as NodeZstd
-  const compressSync = z.zstdCompressSync
-  const decompressSync = z.zstdDecompressSync
-  const levelParam = z.constants.ZSTD_c_compressionLevel
-  if (compressSync === undefined || decompressSync === undefined || levelParam === undefined) return null
+  const ok = z.zstdCompressSync !== undefined && z.zstdDecompressSync !== undefined && z.constants.ZSTD_c_compressionLevel !== undefined
+  return ok ? z : null
+}
+
+async function loadWasm(): Promise<WasmZstd | null> {
+  let mod: WasmZstd
+  try {
+    mod = createRequire(import.meta.url)(WASM_ZSTD_PACKAGE) as WasmZstd
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'MODULE_NOT_FOUND') return null // not installed
+    throw err // installed but broken: say so rather than silently refuse compression
+  }
+  await mod.init()
+  return mod
+}
+
+const wasm: WasmZstd | null = nodeZstd() === null ? await loadWasm() : null
+
+function fromNodeZlib(level: number, dictionary: Buffer | null): ZstdCodec | null {
+  const z = nodeZstd()
+  if (z === null) return null
+  const compressSync = z.zstdCompressSync!
+  const decompressSync = z.zstdDecompressSync!
+  const levelParam = z.constants.ZSTD_c_compressionLevel!
   const options = { params: { [levelParam]: level }, ...(dictionary === null ? {} : { dictionary }) }
   if (dictionary !== null) {
     const sample = dictionary.subarray(0, 256)
@@ -53,8 +100,30 @@ function fromNodeZlib(level: number, dictionary: Buffer | null): ZstdCodec | nul
   }
 }
 
-/** zstd from this runtime, or null when it has none. */
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+function fromWasm(level: number, dictionary: Buffer | null): ZstdCodec | null {
+  if (wasm === null) return null
+  const sized = { defaultHeapSize: DECOMPRESS_UNSIZED_BYTES_MAX }
+  if (dictionary === null) {
+    return {
+      source: WASM_ZSTD_PACKAGE,
+      compress: (data) => asBuffer(wasm.compress(data, level)),
+      decompress: (data) => asBuffer(wasm.decompress(data, sized)),
+    }
+  }
+  // One context each, kept for the codec's life (the relay makes one codec).
+  const cctx = wasm.createCCtx()
+  const dctx = wasm.createDCtx()
+  return {
+    source: WASM_ZSTD_PACKAGE,
+    compress: (data) => asBuffer(wasm.compressUsingDict(cctx, data, dictionary, level)),
+    decompress: (data) => asBuffer(wasm.decompressUsingDict(dctx, data, dictionary, sized)),
+  }
+}
+
+/** zstd from this runtime or the wasm package, or null when there is neither. */
 export function loadZstd(options: { level: number; dictionary?: Uint8Array | null }): ZstdCodec | null {
   const dictionary = options.dictionary == null ? null : Buffer.from(options.dictionary)
-  return fromNodeZlib(options.level, dictionary)
+  return fromNodeZlib(options.level, dictionary) ?? fromWasm(options.level, dictionary)
 }
