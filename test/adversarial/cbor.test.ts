@@ -133,7 +133,7 @@ describe('adversarial §4.3: DAG-CBOR and data model (importRepo and createRecor
       body,
     })
     const reply = (await res.json()) as { error?: string }
-    assert.ok(names.includes(reply.error), `${body.slice(0, 120)}: ${res.status} ${JSON.stringify(reply)}`)
+    assert.ok(names.includes(reply.error ?? ''), `${body.slice(0, 120)}: ${res.status} ${JSON.stringify(reply)}`)
     assert.equal(res.status, 400)
     assert.deepEqual(a.ctx.repos.getHead(t.did), head, 'no commit')
     assert.equal((await xrpc(a.publicUrl, 'com.atproto.server.describeServer')).status, 200)
@@ -158,7 +158,7 @@ describe('adversarial §4.3: DAG-CBOR and data model (importRepo and createRecor
       })
       const created = (await res.json()) as { uri: string }
       assert.equal(res.status, 200, JSON.stringify(created))
-      const rkey = created.uri.split('/').pop()
+      const rkey = created.uri.split('/').pop() ?? ''
       const read = await xrpc(t.world.a.publicUrl, 'com.atproto.repo.getRecord', { params: { repo: t.did, collection: 'com.example.adversarial', rkey } })
       assert.ok(read.body.value[key] !== undefined && Object.hasOwn(JSON.parse(JSON.stringify(read.body.value)), key), `${key} is kept as data`)
       assert.equal(({} as Record<string, unknown>)['polluted'], undefined, 'Object.prototype untouched')
