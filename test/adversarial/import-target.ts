@@ -92,13 +92,18 @@ export function carParts(t: ImportTarget): { root: CID; commit: Record<string, u
 
 /**
  * alice's CAR with the commit replaced by `commit` (any map: fields may be
- * wrong or missing; signed by alice's key as a real commit is) and `extra`
- * sections appended.
+ * wrong or missing; signed by alice's key as a real commit is, the
+ * signature then rewritten by `options.sig` when given).
  */
-export function carWith(t: ImportTarget, change: (commit: Record<string, unknown>) => Record<string, unknown>): Uint8Array {
+export function carWith(
+  t: ImportTarget,
+  change: (commit: Record<string, unknown>) => Record<string, unknown>,
+  options: { sig?: (sig: Uint8Array) => Uint8Array } = {},
+): Uint8Array {
   const { root, commit, blocks } = carParts(t)
   const unsigned = change({ ...commit })
-  const sig = t.keyA.sign(encodeCbor(unsigned as never))
+  const signed = t.keyA.sign(encodeCbor(unsigned as never))
+  const sig = options.sig === undefined ? signed : options.sig(signed)
   const bytes = encodeCbor({ ...unsigned, sig } as never)
   const cid = cidForCbor(bytes)
   const out = new MemoryBlockMap()
