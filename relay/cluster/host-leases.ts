@@ -52,6 +52,7 @@ export class HostLeases {
   #timer: NodeJS.Timeout | null = null
   #round: Promise<void> | null = null
   #again = false
+  #started = false
   #closed = false
 
   private constructor(kv: KV, options: HostLeaseOptions) {
@@ -73,14 +74,15 @@ export class HostLeases {
   }
 
   start(): void {
+    this.#started = true
     this.#timer = setInterval(() => this.kick(), Math.max(10, Math.floor(this.#options.ttlMs / RELAY_CLUSTER_LEASE_ROUNDS_PER_TTL)))
     this.#timer.unref()
     this.kick()
   }
 
-  /** Run a round now (a host was added), or right after the one running. */
+  /** Run a round now (a host was added), or right after the one running; nothing before `start`. */
   kick(): void {
-    if (this.#closed) return
+    if (this.#closed || !this.#started) return
     if (this.#round !== null) {
       this.#again = true
       return

@@ -60,6 +60,7 @@ export class RelayCluster {
       accounts: options.accounts,
       owns: (host) => ref.leases?.owns(host) ?? false,
       poke: () => sequencer.poke(),
+      onNewHost: () => ref.leases?.kick(),
       logLine,
     })
     if (options.role !== 'serve') {

@@ -49,6 +49,8 @@ export type SharedStateOptions = {
   owns: (host: HostName) => boolean
   /** Local stores changed: have the sequencer write them to the local db. */
   poke: () => void
+  /** Another process added a host (ingest workers lease it without waiting for their next round). */
+  onNewHost?: () => void
   logLine: (message: string) => void
 }
 
@@ -117,9 +119,11 @@ export class SharedState {
     this.#hostJson.set(remote.hostname, json)
     if (!force && this.#options.owns(remote.hostname)) return null
     const { hosts } = this.#options
-    const local = hosts.get(remote.hostname) ?? hosts.add({ hostname: remote.hostname, secure: remote.secure }, { trusted: remote.trusted, nowIso: remote.addedAt })
+    const known = hosts.get(remote.hostname)
+    const local = known ?? hosts.add({ hostname: remote.hostname, secure: remote.secure }, { trusted: remote.trusted, nowIso: remote.addedAt })
     hosts.update(local, (r) => Object.assign(r, remote))
     this.#options.poke()
+    if (known === undefined) this.#options.onNewHost?.()
     return local
   }
 

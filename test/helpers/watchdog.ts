@@ -9,7 +9,7 @@
  */
 const groups = new Set<number>()
 
-/** Track a child started with `detached: true` (its pid is its process group). */
+/** Track a child: started with `detached: true` its whole group is killed, else the process. */
 export function trackProcessGroup(pid: number | undefined): void {
   if (pid !== undefined) groups.add(pid)
 }
@@ -18,12 +18,15 @@ export function untrackProcessGroup(pid: number | undefined): void {
   if (pid !== undefined) groups.delete(pid)
 }
 
+/** SIGKILL each tracked group (or, for a child not started detached, the process itself). */
 export function killTrackedGroups(): void {
   for (const pid of groups) {
-    try {
-      process.kill(-pid, 'SIGKILL')
-    } catch {
-      // Already gone.
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, 'SIGKILL')
+      } catch {
+        // Not a group leader, or already gone.
+      }
     }
   }
   groups.clear()
