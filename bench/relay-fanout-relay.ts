@@ -7,7 +7,10 @@
  *   {mark: true}            → {rssMb}: the sampled peak restarts from now
  *   {follow: origin}        → {following: true}: the host is added (trusted)
  *                             and read from cursor 0
- *   {report: true}          → {rssMb, peakRssMb, accepted, cpuMs}
+ *   {report: true}          → {rssMb, peakRssMb, settledRssMb, accepted, cpuMs}:
+ *                             settled = after a full GC (the parent runs this
+ *                             child with --expose-gc), what stays once the
+ *                             consumers have every event
  *   {exit: true}            → the relay closes, the dir is removed, exit.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -44,7 +47,9 @@ process.on('message', (message: { mark?: true; follow?: string; report?: true; e
   } else if (message.report === true) {
     const rss = process.memoryUsage.rss()
     const cpu = process.cpuUsage(cpuStart)
-    process.send?.({ rssMb: mb(rss), peakRssMb: mb(Math.max(peak, rss)), accepted: host?.accepted ?? 0, cpuMs: (cpu.user + cpu.system) / 1000 })
+    ;(globalThis as { gc?: () => void }).gc?.()
+    const settled = process.memoryUsage.rss()
+    process.send?.({ rssMb: mb(rss), peakRssMb: mb(Math.max(peak, rss)), settledRssMb: mb(settled), accepted: host?.accepted ?? 0, cpuMs: (cpu.user + cpu.system) / 1000 })
   } else if (message.exit === true) {
     clearInterval(sampler)
     void relay.close().then(() => {

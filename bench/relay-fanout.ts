@@ -8,9 +8,10 @@
  *   holding the frames; the relay follows it from cursor 0.
  * The clock runs from "follow" until every consumer has `events` events:
  * events/s per consumer = events / seconds, total deliveries/s = that × N.
- * The relay's RSS: right after start, with the N consumers connected, and
- * the peak sampled while it ran (memory must not grow with N × events: each
- * subscriber reads the shared log at its own position).
+ * The relay's RSS: right after start, with the N consumers connected, the
+ * peak sampled while it ran, and after a full GC at the end (memory must not
+ * grow with N × events: each subscriber reads the shared log at its own
+ * position and every socket references the same frame bytes).
  */
 import { fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -26,11 +27,13 @@ export type FanoutResult = {
   startRssMb: number
   connectedRssMb: number
   peakRssMb: number
+  /** After every consumer had every event, and a full GC. */
+  settledRssMb: number
   relayCpuMs: number
   clientLine: string
 }
 
-type RelayReply = { url?: string; rssMb?: number; peakRssMb?: number; accepted?: number; cpuMs?: number }
+type RelayReply = { url?: string; rssMb?: number; peakRssMb?: number; settledRssMb?: number; accepted?: number; cpuMs?: number }
 
 function request(child: ChildProcess, message: object): Promise<RelayReply> {
   const reply = once(child, 'message') as Promise<[RelayReply]>
@@ -50,7 +53,7 @@ function lineReader(child: ChildProcess, what: string): () => Promise<string> {
 
 export async function measureFanout(options: { plcUrl: string; dids: readonly string[]; hostOrigin: string; consumers: number; events: number }): Promise<FanoutResult> {
   const relay = fork(new URL('./relay-fanout-relay.ts', import.meta.url).pathname, [JSON.stringify({ plcUrl: options.plcUrl, dids: options.dids })], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', '--expose-gc'],
   })
   let clients: ChildProcess | null = null
   try {
@@ -78,6 +81,7 @@ export async function measureFanout(options: { plcUrl: string; dids: readonly st
       startRssMb: started.rssMb!,
       connectedRssMb: connected.rssMb!,
       peakRssMb: report.peakRssMb!,
+      settledRssMb: report.settledRssMb!,
       relayCpuMs: report.cpuMs!,
       clientLine,
     }

@@ -20,6 +20,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cryptoBackend } from '../core/crypto/secp256k1-native.ts'
 import { startPlcServer } from '../did-resolver/plc/server.ts'
+import { datetimeToUs, messageSlots } from '../relay/jetstream/clock.ts'
+import { clockInfo } from '../relay/jetstream/frame-clock-info.ts'
+import { readEvent, stampOf } from '../relay/jetstream/render.ts'
 import type { BenchSection, SectionContext } from './harness.ts'
 import { buildRelayFrames, frameShape, plcRegistrar, readFrames, writeFrames } from './relay-data.ts'
 import type { RelayBenchData } from './relay-data.ts'
@@ -38,6 +41,8 @@ const INPROC = 'verify + sequence, in-process source'
 const WS = 'verify + sequence, loopback WebSocket'
 const NOTE_INGEST = 'commits/s through the whole ingest path: frame decode, CAR + block hashes, k256 signature, since/prevData chain, sync-1.1 inversion to prevData, re-sequenced into a level log (fsync batches); reference: @ipld/dag-cbor + @atproto/repo + level, one thread'
 const NOTE_FANOUT_CPU = 'events delivered (all consumers) per second of the relay process\'s CPU, its ingest of the same events included: what the relay costs, whatever else the machine runs'
+const NOTE_TIME_INDEX = 'read the clock input (message count, time) from each bench #commit frame without decoding it (relay/jetstream/frame-clock-info.ts), best of 5 passes; paid once per event, with or without Jetstream subscribers'
+const NOTE_PER_CONSUMER = 'relay process RSS at its peak while every consumer receives, minus its RSS before they connected, over the number of consumers (includes V8 heap sizing, which does not grow with the consumers)'
 const NOTE_FANOUT = 'relay, ws consumers and upstream host each in their own process on 2 shared cores; consumers connected live before ingest starts; clock until every consumer has every event'
 
 /** Where ours leaves the frames for the reference side of the same run (both are children of one runner). */
@@ -77,6 +82,52 @@ function recordFanout(context: SectionContext, r: FanoutResult): void {
   const perCpuSecond = (r.deliveriesPerSecond * r.seconds) / (r.relayCpuMs / 1000)
   context.record({ name: `fan-out to ${n}: deliveries per relay CPU-second`, value: perCpuSecond, unit: 'events', higherIsBetter: true, note: NOTE_FANOUT_CPU })
   context.record({ name: `fan-out to ${n}: relay peak RSS`, value: r.peakRssMb, unit: 'MB', higherIsBetter: false, note: NOTE_FANOUT })
+  context.record({ name: `fan-out to ${n}: relay RSS per consumer, live (peak − start)`, value: perConsumerKb(r.peakRssMb - r.startRssMb, r.consumers), unit: 'KB', higherIsBetter: false, note: NOTE_PER_CONSUMER })
+}
+
+/** MB over `consumers` → KB each (MB = 10^6 bytes, KB = 10^3). */
+const perConsumerKb = (mb: number, consumers: number): number => Math.round((mb * 1000) / consumers)
+
+/** The line the brief asks for: RSS before/after at both sizes, per consumer, and the marginal cost from the small run to the large one. */
+function fanoutMemoryLines(context: SectionContext, small: FanoutResult, large: FanoutResult): void {
+  for (const r of [small, large]) {
+    context.info(
+      `fan-out to ${r.consumers}: relay RSS ${r.startRssMb} MB before, ${r.connectedRssMb} MB with the consumers idle, peak ${r.peakRssMb} MB live, ${r.settledRssMb} MB after (full GC); ` +
+        `per consumer: ${perConsumerKb(r.connectedRssMb - r.startRssMb, r.consumers)} KB idle, ${perConsumerKb(r.peakRssMb - r.startRssMb, r.consumers)} KB live (peak), ${perConsumerKb(r.settledRssMb - r.startRssMb, r.consumers)} KB after`,
+    )
+  }
+  const extra = large.consumers - small.consumers
+  const marginal = (a: number, b: number): number => perConsumerKb(b - a, extra)
+  context.info(
+    `relay RSS, each of the ${extra} extra consumers (${small.consumers} → ${large.consumers}): ${marginal(small.connectedRssMb, large.connectedRssMb)} KB idle, ` +
+      `${marginal(small.peakRssMb, large.peakRssMb)} KB live (peak), ${marginal(small.settledRssMb, large.settledRssMb)} KB after (target: < 20 KB, a flat line)`,
+  )
+}
+
+/** Best-of-5 µs per frame of `stamp` over `frames`. */
+function usPerFrame(frames: readonly Uint8Array[], stamp: (frame: Uint8Array) => unknown): number {
+  let best = Infinity
+  for (let round = 0; round < 5; round++) {
+    const start = performance.now()
+    for (const frame of frames) stamp(frame)
+    best = Math.min(best, performance.now() - start)
+  }
+  return (best * 1000) / frames.length
+}
+
+/**
+ * The Jetstream time index stamps every published event, subscribers or
+ * not: its cost per event now (the frame-clock-info.ts walk) and with the
+ * full frame parse it used before, over the same frames.
+ */
+function measureTimeIndex(context: SectionContext, frames: readonly Uint8Array[]): void {
+  const now = usPerFrame(frames, (frame) => stampOf(clockInfo(frame), 0, Number.MAX_SAFE_INTEGER))
+  const fullParse = usPerFrame(frames, (frame) => {
+    const event = readEvent(frame)
+    return event === null || event.t === '#info' ? 0 : datetimeToUs(event.time) + messageSlots(event)
+  })
+  context.record({ name: 'Jetstream time index: stamp one published event', value: now, unit: 'µs', higherIsBetter: false, note: NOTE_TIME_INDEX })
+  context.info(`Jetstream time index: ${now.toFixed(1)} µs per event (a full frame parse, as it did before: ${fullParse.toFixed(1)} µs; ${(fullParse / now).toFixed(1)}x)`)
 }
 
 async function runOurs(context: SectionContext, sizes: Sizes): Promise<void> {
@@ -93,6 +144,7 @@ async function runOurs(context: SectionContext, sizes: Sizes): Promise<void> {
     context.info(`frames: ${sizes.commits} #commit, ${Math.round(shape.bytes)} B and ${shape.blocks.toFixed(1)} blocks on average, ${sizes.dids} accounts × ${sizes.records} records; k256 via ${backend.k256}`)
     shareData(data)
     await loadHostChild(host, data.frames, sharedDir())
+    measureTimeIndex(context, data.frames)
     const rates = await runIngest(context, sizes, { plcUrl: plc.url, data, host })
     const best = Math.max(...rates.map((r) => r.perSecond))
     writeFileSync(join(sharedDir(), 'best.json'), JSON.stringify(best))
@@ -103,10 +155,10 @@ async function runOurs(context: SectionContext, sizes: Sizes): Promise<void> {
       const result = await measureFanout({ plcUrl: plc.url, dids: data.dids, hostOrigin: host.origin, consumers, events })
       recordFanout(context, result)
       fanouts.push(result)
-      context.info(`fan-out to ${consumers}: ${result.seconds.toFixed(1)} s, relay RSS ${result.startRssMb} MB at start, ${result.connectedRssMb} MB with the consumers connected, peak ${result.peakRssMb} MB; relay CPU ${Math.round(result.relayCpuMs)} ms; consumers: ${result.clientLine}`)
+      context.info(`fan-out to ${consumers}: ${result.seconds.toFixed(1)} s; relay CPU ${Math.round(result.relayCpuMs)} ms; consumers: ${result.clientLine}`)
     }
     const [small, large] = fanouts as [FanoutResult, FanoutResult]
-    context.info(`relay peak RSS, ${large.consumers} vs ${small.consumers} consumers: ${large.peakRssMb} vs ${small.peakRssMb} MB (${(large.peakRssMb / small.peakRssMb).toFixed(2)}x for ${large.consumers / small.consumers}x the consumers; ${Math.round(((large.connectedRssMb - small.connectedRssMb) * 1000) / (large.consumers - small.consumers))} KB per extra idle connection)`)
+    fanoutMemoryLines(context, small, large)
   } finally {
     await host.close()
     await plc.close()

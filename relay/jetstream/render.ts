@@ -14,7 +14,9 @@
  * re-hashed as a whole; only the record blocks we actually use are checked
  * against their CIDs. An op whose record block is missing or does not decode
  * gets no message (Jetstream does the same) and is counted; its time slot is
- * still used, so time_us never depends on what could be decoded.
+ * still used, so time_us never depends on what could be decoded: the
+ * clock's input (message count, time) comes from frame-clock-info.ts, as in
+ * the time index.
  */
 import { blockMatchesCid } from '../../core/data/cid.ts'
 import type { CID } from '../../core/data/cid.ts'
@@ -24,8 +26,10 @@ import { cidKey } from '../../core/repo/block-reader.ts'
 import { iterateCarBytes } from '../../core/repo/car/decode.ts'
 import { parseFrame } from '../../core/stream/event-parse.ts'
 import type { CommitEvent, StreamMessage } from '../../core/stream/events.ts'
-import { datetimeToUs, messageSlots, stampEvent } from './clock.ts'
+import { stampEvent } from './clock.ts'
 import type { Stamp } from './clock.ts'
+import { clockInfo } from './frame-clock-info.ts'
+import type { ClockInfo } from './frame-clock-info.ts'
 
 export type JetstreamMessage = {
   readonly timeUs: number
@@ -57,10 +61,9 @@ export function readEvent(frameBytes: Uint8Array): StreamMessage | null {
   }
 }
 
-/** Base/end time of an event given the previous end (see clock.ts). */
-export function stampOf(event: StreamMessage | null, prevEnd: number, capUs: number): Stamp {
-  const eventUs = event === null || event.t === '#info' ? null : datetimeToUs(event.time)
-  return stampEvent(prevEnd, eventUs, { slots: messageSlots(event), capUs })
+/** Base/end time of an event given the previous end (see clock.ts; the input from frame-clock-info.ts). */
+export function stampOf(info: ClockInfo, prevEnd: number, capUs: number): Stamp {
+  return stampEvent(prevEnd, info.timeUs, { slots: info.slots, capUs })
 }
 
 function message(timeUs: number, did: string, collection: string | null, json: string): JetstreamMessage {
@@ -137,9 +140,10 @@ export function renderEvent(
   options: { prevEnd: number; capUs: number; clampedBase?: number | undefined },
 ): RenderedEvent {
   const event = readEvent(frameBytes)
-  const stamp = stampOf(event, options.prevEnd, options.capUs)
+  const info = clockInfo(frameBytes)
+  const stamp = stampOf(info, options.prevEnd, options.capUs)
   const base = options.clampedBase ?? stamp.base
-  const end = options.clampedBase === undefined ? stamp.end : base + messageSlots(event)
+  const end = options.clampedBase === undefined ? stamp.end : base + info.slots
   let messages: JetstreamMessage[] = []
   let skipped = 0
   if (event?.t === '#commit') ({ messages, skipped } = commitMessages(event, base))

@@ -21,6 +21,10 @@
  * Cursor semantics are Jetstream's: inclusive (the message whose time_us is
  * T is sent again), a cursor older than the index starts at its oldest event.
  *
+ * Stamping an event reads only its message count and time, without decoding
+ * the frame (frame-clock-info.ts, a few µs), since every published event is
+ * stamped whether or not anyone subscribes.
+ *
  * Not kept across restarts: the index is rebuilt from the stored events,
  * whose times give the same time_us as before as soon as one event's time is
  * not behind its predecessors' (in practice within a few events of where the
@@ -29,7 +33,8 @@
  * continues from the floor with the checkpoint's end (a lower bound).
  */
 import type { EventLog } from '../../core/stream/event-log.ts'
-import { readEvent, stampOf } from './render.ts'
+import { clockInfo } from './frame-clock-info.ts'
+import { stampOf } from './render.ts'
 
 export type StartPoint = { afterSeq: number; prevEnd: number; minTimeUs: number }
 
@@ -171,7 +176,7 @@ export class TimeIndex {
   }
 
   #stamp(seq: number, frameBytes: Uint8Array): void {
-    const stamp = stampOf(readEvent(frameBytes), this.#headEnd, this.capUs())
+    const stamp = stampOf(clockInfo(frameBytes), this.#headEnd, this.capUs())
     if (stamp.clamped) {
       this.#clamped.set(seq, stamp.base)
       if (this.#clamped.size > this.#options.clampedMax) this.#clamped.delete(this.#clamped.keys().next().value as number)
