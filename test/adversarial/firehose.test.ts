@@ -1,0 +1,99 @@
+/**
+ * Adversarial cases §4.7 (firehose and relay) not already covered by the
+ * relay scenarios (test/relay/scenarios/*.json) and the stream/relay tests:
+ * a `#identity` from a host that does not own the DID, `#account` flapping
+ * against a host rate limit (both as relay scenarios: scripted upstream
+ * hosts over WebSocket into a real relay, its exact output and drops), and
+ * a reconnect storm of consumers with old cursors against a PDS firehose.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { SubscriptionClient } from '../../core/stream/subscription-client.ts'
+import { runScenario, type Scenario } from '../relay/scenario-runner.ts'
+import { createTestAccount, startPlcForPds, startTestPds, xrpc, type TestPds } from '../helpers/pds.ts'
+import type { TestPlc } from '../helpers/plc.ts'
+
+describe('adversarial §4.7: firehose and relay', { timeout: 120_000 }, () => {
+  it('4.7.6 #identity for a DID the host does not own: passed on as a hint, an unverified handle stripped', { timeout: 30_000 }, async () => {
+    const scenario: Scenario = {
+      name: '4.7.6',
+      hosts: ['a', 'b'],
+      accounts: { alice: 'a' },
+      verifiedHandles: ['alice'],
+      steps: [
+        { host: 'a', commit: 'alice', label: 'c1' },
+        { host: 'b', identity: 'alice', handle: 'mallory.test' },
+        { host: 'b', identity: 'alice', handle: 'alice.test' },
+        { host: 'a', commit: 'alice', label: 'c2' },
+      ],
+      expect: {
+        // The claimed handle is dropped unless it verifies both ways; the true one passes.
+        output: ['#commit alice c1', '#identity alice -', '#identity alice alice.test', '#commit alice c2'],
+      },
+    }
+    await runScenario(scenario)
+  })
+
+  it('4.7.7 #account flapping at a host over its rate: every event held back (backpressure), none lost, order kept', { timeout: 30_000 }, async () => {
+    const flaps = 30
+    const steps: Scenario['steps'] = [{ limits: { host: 'a', eventsPerSecond: 10 } }, { host: 'a', commit: 'alice', label: 'c1' }]
+    const output = ['#commit alice c1']
+    for (let i = 0; i < flaps; i++) {
+      const active = i % 2 === 1
+      steps.push(active ? { host: 'a', account: 'alice', active: true } : { host: 'a', account: 'alice', active: false, status: 'deactivated' })
+      output.push(active ? '#account alice active' : '#account alice inactive deactivated')
+    }
+    steps.push({ host: 'a', account: 'alice', active: true }, { host: 'a', commit: 'alice', label: 'c2' })
+    output.push('#account alice active', '#commit alice c2')
+    const started = Date.now()
+    await runScenario({ name: '4.7.7', hosts: ['a'], accounts: { alice: 'a' }, steps, expect: { output } })
+    assert.ok(Date.now() - started >= 1_500, `throttled to about 10 events/s (${Date.now() - started} ms for ${flaps + 3} events)`)
+  })
+
+  describe('4.7.17 reconnect storm', () => {
+    let plc: TestPlc
+    let pds: TestPds
+    before(async () => {
+      plc = await startPlcForPds()
+      pds = await startTestPds({ plc })
+    })
+    after(async () => {
+      await pds.stop()
+      await plc.stop()
+    })
+
+    it('4.7.17 a reconnect storm: 300 consumers with old cursors at once each get every event exactly once; writes go on', { timeout: 60_000 }, async () => {
+      const alice = await createTestAccount(pds.publicUrl, 'storm.test')
+      for (let i = 0; i < 20; i++) {
+        await xrpc(pds.publicUrl, 'com.atproto.repo.createRecord', {
+          token: alice.accessJwt,
+          body: { repo: alice.did, collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text: `p${i}`, createdAt: new Date().toISOString() } },
+        })
+      }
+      const head = pds.ctx.events.lastSeq()
+      const url = `${pds.publicUrl.replace('http', 'ws')}/xrpc/com.atproto.sync.subscribeRepos`
+      const storm = Array.from({ length: 300 }, async (_, i) => {
+        const cursor = i % 3 // old cursors: 0, 1 and 2
+        const client = new SubscriptionClient({ url, cursor })
+        const seqs: number[] = []
+        for await (const message of client) {
+          if (message.kind !== 'event') continue
+          seqs.push(message.event.seq)
+          if (message.event.seq >= head) break
+        }
+        return { cursor, seqs }
+      })
+      // Writes keep going during the storm.
+      const write = await xrpc(pds.publicUrl, 'com.atproto.repo.createRecord', {
+        token: alice.accessJwt,
+        body: { repo: alice.did, collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text: 'during', createdAt: new Date().toISOString() } },
+      })
+      assert.equal(write.status, 200)
+      for (const { cursor, seqs } of await Promise.all(storm)) {
+        const expected = Array.from({ length: head - cursor }, (_, k) => cursor + 1 + k)
+        assert.deepEqual(seqs.slice(0, expected.length), expected.filter((s) => s <= head))
+      }
+      assert.equal((await xrpc(pds.publicUrl, 'com.atproto.server.describeServer')).status, 200)
+    })
+  })
+})
