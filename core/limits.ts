@@ -339,7 +339,7 @@ export const FEEDGEN_POST_TAGS_MAX = 8
 export const FEEDGEN_SKELETON_LIMIT_MAX = 100
 export const FEEDGEN_SKELETON_LIMIT_DEFAULT = 50
 export const FEEDGEN_CURSOR_LENGTH_MAX = 1_024
-/** Follows of one viewer the `following` feed reads (one index scan per followed account). */
+/** Follows of one viewer the `following` feed reads (its merge opens at most one index range per followed account). */
 export const FEEDGEN_FOLLOWS_SCAN_MAX = 1_000
 /** Items a feed page looks at beyond its limit to skip hidden ones (inactive accounts); at this many it ends the page early with a cursor. */
 export const FEEDGEN_HIDDEN_SCAN_MAX = 1_000

@@ -4,7 +4,9 @@
  *
  * A ranking counts the like rows whose sort time is in the window (newest
  * first, at most FEEDGEN_POPULAR_LIKES_SCAN_MAX), keeps posts that are in the
- * index (a deleted post drops out), and keeps the top
+ * index (a deleted post drops out) and whose author is active (a taken-down
+ * or deactivated account's posts drop out, and come back with the account:
+ * indexer.ts), and keeps the top
  * FEEDGEN_POPULAR_RANKED_MAX. Counts come from like rows, so a replayed or
  * deleted like is counted right. One ranking is shared by all requests for
  * `params.popularCacheMs`. The cursor is `<likes>::<uri>` of the last item:
@@ -17,6 +19,7 @@ import { FEEDGEN_POPULAR_LIKES_SCAN_MAX, FEEDGEN_POPULAR_RANKED_MAX } from '../.
 import type { FeedStore } from '../indexer/store.ts'
 import { formatScoreCursor, parseScoreCursor } from './cursor.ts'
 import type { FeedModule } from './feed.ts'
+import { inactiveAuthors } from './fill-page.ts'
 
 type Ranked = { score: number; uri: string }
 
@@ -36,7 +39,8 @@ export async function rankByLikes(db: FeedStore, sinceMs: number): Promise<Ranke
   for (let i = 0; i < ranked.length && out.length < FEEDGEN_POPULAR_RANKED_MAX; i += 256) {
     const slice = ranked.slice(i, i + 256)
     const present = await db.hasPosts(slice.map((r) => r.uri))
-    slice.forEach((r, j) => present[j] === true && out.length < FEEDGEN_POPULAR_RANKED_MAX && out.push(r))
+    const hidden = await inactiveAuthors(db, slice.map((r) => r.uri))
+    slice.forEach((r, j) => present[j] === true && hidden[j] !== true && out.length < FEEDGEN_POPULAR_RANKED_MAX && out.push(r))
   }
   return out
 }

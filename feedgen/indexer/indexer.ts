@@ -1,8 +1,14 @@
 /**
  * FeedIndexer: the consumer handler that keeps the feed index (keys.ts) in
  * step with the firehose. Posts, likes, reposts and follows are indexed;
- * deletes (and updates) remove what the old record put there; an account
- * deleted upstream (`#account` status `deleted`) has all its rows removed.
+ * deletes (and updates) remove what the old record put there.
+ *
+ * Account status: an `#account` event with `active: false` (taken down,
+ * suspended, deactivated, deleted, …) records the DID in the `account`
+ * sublevel; the feeds hide that author's posts (and reposts of them) while
+ * it is there. `active: true` removes it, so a reactivated account's posts
+ * show again: their rows were kept. A deleted account (`status: deleted`)
+ * also has all its rows removed; it stays recorded as deleted.
  *
  * Idempotent, as at-least-once delivery requires: every row is keyed by its
  * at-uri and every other entry is derived from the row, so an op applied
@@ -23,7 +29,7 @@
 import type { AbstractBatchOperation } from 'abstract-level'
 import { isAtfedError } from '../../core/errors.ts'
 import { datetimeToMs } from '../../core/syntax/datetime.ts'
-import type { ConsumerCommit, ConsumerEvent, ConsumerHandler, ConsumerOp, HandlerContext } from '../consumer/events.ts'
+import type { ConsumerAccount, ConsumerCommit, ConsumerEvent, ConsumerHandler, ConsumerOp, HandlerContext } from '../consumer/events.ts'
 import { joinKey, timeKey } from './keys.ts'
 import type { FollowRow, PostRow, SubjectRow } from './keys.ts'
 import { parseFollow, parsePost, parseSubjectRecord } from './records.ts'
@@ -52,13 +58,18 @@ export type IndexerStats = {
   unchanged: number
   malformed: { [collection: string]: number }
   accountsPurged: number
+  /** `#account` events that hid (active: false) or showed again (active: true) an account. */
+  accountsHidden: number
+  accountsShown: number
 }
 
 const zero = (): Counts => ({ post: 0, like: 0, repost: 0, follow: 0 })
 
 export class FeedIndexer {
   readonly #store: FeedStore
-  readonly #stats: IndexerStats = { indexed: zero(), removed: zero(), unchanged: 0, malformed: {}, accountsPurged: 0 }
+  /** The highest author bound already put in a batch being built (one commit may hold several posts). */
+  readonly #boundInBatch = new WeakMap<BatchOp[], number>()
+  readonly #stats: IndexerStats = { indexed: zero(), removed: zero(), unchanged: 0, malformed: {}, accountsPurged: 0, accountsHidden: 0, accountsShown: 0 }
 
   constructor(store: FeedStore) {
     this.#store = store
@@ -67,7 +78,7 @@ export class FeedIndexer {
   /** The handler to give a FirehoseConsumer. */
   readonly handle: ConsumerHandler = async (event: ConsumerEvent, ctx: HandlerContext) => {
     if (event.type === 'commit') return await this.#commit(event, ctx)
-    if (event.type === 'account' && !event.active && event.status === 'deleted') return await this.#purge(event.did, ctx)
+    if (event.type === 'account') return await this.#account(event, ctx)
     return undefined
   }
 
@@ -107,17 +118,34 @@ export class FeedIndexer {
       this.#stats.unchanged++
     }
     if (op.action === 'delete') return
+    let authorTime: number | null
     try {
-      this.#add(kind, op, at, batch)
+      authorTime = this.#add(kind, op, at, batch)
       this.#stats.indexed[kind]++
     } catch (err) {
       if (!isAtfedError(err, 'MalformedRecord')) throw err
       this.#stats.malformed[op.collection] = (this.#stats.malformed[op.collection] ?? 0) + 1
+      return
     }
+    if (authorTime !== null) await this.#raiseAuthorBound(at.did, authorTime, batch)
   }
 
-  /** Row and entries for a create/update; throws MalformedRecord before touching `batch`. */
-  #add(kind: Kind, op: Extract<ConsumerOp, { record: object }>, at: { did: string; eventMs: number }, batch: BatchOp[]): void {
+  /** Keep `authorlast` an upper bound of the repo's author entries (keys.ts). */
+  async #raiseAuthorBound(did: string, time: number, batch: BatchOp[]): Promise<void> {
+    const [bound] = await this.#store.authorBounds([did])
+    const pending = this.#boundInBatch.get(batch)
+    const highest = Math.max(bound ?? -1, pending ?? -1)
+    if (time <= highest) return
+    this.#boundInBatch.set(batch, time)
+    batch.push({ type: 'put', sublevel: this.#store.sub('authorlast'), key: did, value: timeKey(time) } as unknown as BatchOp)
+  }
+
+  /**
+   * Row and entries for a create/update; throws MalformedRecord before
+   * touching `batch`. Returns the sort time of a new author entry (post or
+   * repost), else null.
+   */
+  #add(kind: Kind, op: Extract<ConsumerOp, { record: object }>, at: { did: string; eventMs: number }, batch: BatchOp[]): number | null {
     const cid = op.cid.toString()
     const put = (sub: Parameters<FeedStore['sub']>[0], key: string, value: string): void => {
       batch.push({ type: 'put', sublevel: this.#store.sub(sub), key, value } as unknown as BatchOp)
@@ -134,23 +162,26 @@ export class FeedIndexer {
         put('post', op.uri, JSON.stringify(row))
         put('author', joinKey(at.did, timeKey(sortAt), op.uri), '')
         for (const term of terms) put('term', joinKey(term, timeKey(sortAt), op.uri), '')
-        return
+        return sortAt
       }
       case 'like':
       case 'repost': {
         const parsed = parseSubjectRecord(op.record, op.collection)
         const row: SubjectRow = { cid, subject: parsed.subject.uri, subjectCid: parsed.subject.cid, sortAt: sortTime(parsed.createdAtMs, at.eventMs) }
         put(kind, op.uri, JSON.stringify(row))
-        if (kind === 'like') put('liketime', joinKey(timeKey(row.sortAt), op.uri), row.subject)
-        else put('author', joinKey(at.did, timeKey(row.sortAt), op.uri), row.subject)
-        return
+        if (kind === 'like') {
+          put('liketime', joinKey(timeKey(row.sortAt), op.uri), row.subject)
+          return null
+        }
+        put('author', joinKey(at.did, timeKey(row.sortAt), op.uri), row.subject)
+        return row.sortAt
       }
       case 'follow': {
         const follow = parseFollow(op.record)
         const row: FollowRow = { cid, subject: follow.subject, createdAt: follow.createdAt }
         put('follow', op.uri, JSON.stringify(row))
         put('follows', joinKey(at.did, op.uri), follow.subject)
-        return
+        return null
       }
     }
   }
@@ -177,8 +208,20 @@ export class FeedIndexer {
     }
   }
 
+  /** Record (or clear) the account's status with the cursor; a deletion purges its rows first. */
+  async #account(event: ConsumerAccount, ctx: HandlerContext): Promise<{ cursorPersisted: number } | undefined> {
+    const sublevel = this.#store.sub('account')
+    if (event.active) {
+      this.#stats.accountsShown++
+      return await this.#write([{ type: 'del', sublevel, key: event.did } as unknown as BatchOp], ctx)
+    }
+    if (event.status === 'deleted') await this.#purge(event.did)
+    this.#stats.accountsHidden++
+    return await this.#write([{ type: 'put', sublevel, key: event.did, value: event.status ?? 'inactive' } as unknown as BatchOp], ctx)
+  }
+
   /** An account deleted upstream: remove all its rows, in bounded batches (a replay just finds fewer). */
-  async #purge(did: string, ctx: HandlerContext): Promise<{ cursorPersisted: number } | undefined> {
+  async #purge(did: string): Promise<void> {
     for (const kind of ['post', 'like', 'repost', 'follow'] as const) {
       for (;;) {
         const rows = await this.#store.repoRowKeys(kind, did, PURGE_CHUNK)
@@ -189,8 +232,8 @@ export class FeedIndexer {
         this.#stats.removed[kind] += rows.length
       }
     }
+    await this.#store.sub('authorlast').del(did)
     this.#stats.accountsPurged++
-    return await this.#write([], ctx)
   }
 }
 

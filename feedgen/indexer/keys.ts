@@ -12,6 +12,11 @@
  *   author    <did>  SEP <time> SEP <uri>  → '' | <subject> a repo's posts and reposts, by time
  *   liketime  <time> SEP <uri>             → <subject uri>  likes by time (the popular window)
  *   follows   <did>  SEP <uri>             → <subject did>  whom a viewer follows
+ *   account   <did>                       → <status>       accounts not active (#account active=false)
+ *   authorlast <did>                      → <time>         upper bound on the sort time of the repo's
+ *                                                           newest post or repost (never lowered by a
+ *                                                           delete; removed with the account's rows)
+ *   meta      'authorlast'                → '1'            authorlast covers every author entry
  *
  * `<time>` is the item's sort time in ms since the epoch, zero-padded to 15
  * digits so that string order is time order; SEP is U+0000, which appears in
@@ -25,8 +30,8 @@ export const SEP = '\u0000'
 export const SEP_END = '\u0001'
 const TIME_DIGITS = 15
 
-export type SublevelName = 'post' | 'like' | 'repost' | 'follow' | 'term' | 'author' | 'liketime' | 'follows'
-export const SUBLEVELS: readonly SublevelName[] = ['post', 'like', 'repost', 'follow', 'term', 'author', 'liketime', 'follows']
+export type SublevelName = 'post' | 'like' | 'repost' | 'follow' | 'term' | 'author' | 'liketime' | 'follows' | 'account' | 'authorlast' | 'meta'
+export const SUBLEVELS: readonly SublevelName[] = ['post', 'like', 'repost', 'follow', 'term', 'author', 'liketime', 'follows', 'account', 'authorlast', 'meta']
 
 export type PostRow = {
   cid: string
@@ -61,6 +66,12 @@ export function prefixRange(prefix: string): { gt: string; lt: string } {
 /** The last part of a joined key (an at-uri never contains SEP). */
 export function lastPart(key: string): string {
   return key.slice(key.lastIndexOf(SEP) + 1)
+}
+
+/** The DID of an at-uri's authority (every indexed uri has a DID authority). */
+export function authorOf(uri: string): string {
+  const end = uri.indexOf('/', 5)
+  return end < 0 ? uri.slice(5) : uri.slice(5, end)
 }
 
 /** Range of a repo's rows in a uri-keyed sublevel. */

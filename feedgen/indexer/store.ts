@@ -22,6 +22,8 @@ export type TimeCursor = { time: number; uri: string }
 export type TimeItem = { time: number; uri: string }
 /** An author's post (`repostOf` null) or repost (`uri` is the repost, `repostOf` the post). */
 export type AuthorItem = TimeItem & { repostOf: string | null }
+/** An open newest-first range of one author's items; `read(n)` gives the next n (fewer only at the end). */
+export type AuthorRange = { read(n: number): Promise<AuthorItem[]>; close(): Promise<void> }
 export type RowByName = { post: PostRow; like: SubjectRow; repost: SubjectRow; follow: FollowRow }
 
 const UTF8 = { keyEncoding: 'utf8', valueEncoding: 'utf8' } as const
@@ -43,7 +45,43 @@ export class FeedStore {
   static async open(path: string): Promise<FeedStore> {
     const db = new Level<string, string>(path, UTF8)
     await db.open()
-    return new FeedStore(db)
+    const store = new FeedStore(db)
+    await store.#ensureAuthorBounds()
+    return store
+  }
+
+  /**
+   * A store written before `authorlast` existed gets it built once, on
+   * open, from the author index (one pass, bounded batches); a new store
+   * just marks it. The marker is written last, so a crash halfway repeats
+   * the pass.
+   */
+  async #ensureAuthorBounds(): Promise<void> {
+    if ((await this.#subs.meta.get('authorlast')) !== undefined) return
+    let did: string | null = null
+    let bound = ''
+    const batch: Array<{ type: 'put'; key: string; value: string }> = []
+    const emit = async (final: boolean): Promise<void> => {
+      if (did !== null) batch.push({ type: 'put', key: did, value: bound })
+      if (batch.length >= 1_000 || final) await this.#subs.authorlast.batch(batch.splice(0))
+    }
+    for await (const key of this.#subs.author.keys()) {
+      const [keyDid = '', time = ''] = key.split(SEP)
+      if (keyDid !== did) {
+        await emit(false)
+        did = keyDid
+        bound = time
+      } else if (time > bound) bound = time
+    }
+    await emit(true)
+    await this.#subs.meta.put('authorlast', '1')
+  }
+
+  /** `authorlast` of each DID (ms; undefined: the repo has no post or repost indexed). */
+  async authorBounds(dids: readonly string[]): Promise<Array<number | undefined>> {
+    if (dids.length === 0) return []
+    const values = await this.#subs.authorlast.getMany([...dids])
+    return values.map((v) => (v === undefined ? undefined : Number(v)))
   }
 
   sub(name: SublevelName): FeedSublevel {
@@ -76,6 +114,33 @@ export class FeedStore {
   async authorPage(did: string, before: TimeCursor | null, limit: number): Promise<AuthorItem[]> {
     const entries = await this.#subs.author.iterator(pageRange(did, before, limit)).all()
     return entries.map(([key, value]) => ({ time: Number(key.split(SEP)[1]), uri: lastPart(key), repostOf: value === '' ? null : value }))
+  }
+
+  /**
+   * A repo's posts and reposts, newest first, older than `before`, read in
+   * chunks on demand (the following feed's k-way merge reads only as deep as
+   * the page needs). `close()` it when done.
+   */
+  openAuthorRange(did: string, before: TimeCursor | null): AuthorRange {
+    const { limit: _, ...range } = pageRange(did, before, 0)
+    const iterator = this.#subs.author.iterator(range)
+    return {
+      async read(n) {
+        const entries = await iterator.nextv(n)
+        return entries.map(([key, value]) => ({ time: Number(key.split(SEP)[1]), uri: lastPart(key), repostOf: value === '' ? null : value }))
+      },
+      close: () => iterator.close(),
+    }
+  }
+
+  /** Which of `dids` are not active (taken down, deactivated, deleted, …): DID → status. */
+  async inactiveAmong(dids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>()
+    if (dids.length === 0) return out
+    const unique = [...new Set(dids)]
+    const statuses = await this.#subs.account.getMany(unique)
+    statuses.forEach((status, i) => status !== undefined && out.set(unique[i]!, status))
+    return out
   }
 
   /** Subjects of the likes with sort time >= sinceMs, newest first, at most `max`. */
