@@ -4,7 +4,9 @@
  * own. argv[2] is JSON `{plcUrl, dids}`; the DIDs are resolved once (warm
  * cache) before it reports `{url, rssMb}`. RSS is sampled every
  * RSS_SAMPLE_MS. IPC requests, each answered with one message:
- *   {mark: true}            → {rssMb}: the sampled peak restarts from now
+ *   {mark: true}            → {rssMb, heapMb}: the sampled peak restarts from now
+ *                             (heapMb: JS heap in use after a full GC; also in
+ *                             the first message and the report)
  *   {follow: origin}        → {following: true}: the host is added (trusted)
  *                             and read from cursor 0
  *   {report: true}          → {rssMb, peakRssMb, settledRssMb, accepted, cpuMs}:
@@ -24,6 +26,11 @@ import { benchRelayConfig } from './relay-ingest-modes.ts'
 
 const RSS_SAMPLE_MS = 50
 const mb = (bytes: number): number => Math.round(bytes / 1e6)
+/** JS heap in use after a full GC, in MB with 0.1 precision: what the relay really holds. */
+const heapMb = (): number => {
+  ;(globalThis as { gc?: () => void }).gc?.()
+  return Math.round(process.memoryUsage().heapUsed / 1e5) / 10
+}
 
 const { plcUrl, dids } = JSON.parse(process.argv[2] ?? '{}') as { plcUrl: string; dids: string[] }
 const dir = mkdtempSync(join(tmpdir(), 'atfed-relay-fanout-'))
@@ -37,8 +44,9 @@ const cpuStart = process.cpuUsage()
 
 process.on('message', (message: { mark?: true; follow?: string; report?: true; exit?: true }) => {
   if (message.mark === true) {
+    const heap = heapMb()
     peak = process.memoryUsage.rss()
-    process.send?.({ rssMb: mb(peak) })
+    process.send?.({ rssMb: mb(peak), heapMb: heap })
   } else if (message.follow !== undefined) {
     host = relay.ctx.hosts.add(parseHostInput(message.follow, { dev: true }), { trusted: true, nowIso: new Date().toISOString() })
     host.cursor = 0
@@ -47,9 +55,9 @@ process.on('message', (message: { mark?: true; follow?: string; report?: true; e
   } else if (message.report === true) {
     const rss = process.memoryUsage.rss()
     const cpu = process.cpuUsage(cpuStart)
-    ;(globalThis as { gc?: () => void }).gc?.()
+    const heap = heapMb()
     const settled = process.memoryUsage.rss()
-    process.send?.({ rssMb: mb(rss), peakRssMb: mb(Math.max(peak, rss)), settledRssMb: mb(settled), accepted: host?.accepted ?? 0, cpuMs: (cpu.user + cpu.system) / 1000 })
+    process.send?.({ rssMb: mb(rss), peakRssMb: mb(Math.max(peak, rss)), settledRssMb: mb(settled), heapMb: heap, accepted: host?.accepted ?? 0, cpuMs: (cpu.user + cpu.system) / 1000 })
   } else if (message.exit === true) {
     clearInterval(sampler)
     void relay.close().then(() => {
@@ -58,4 +66,4 @@ process.on('message', (message: { mark?: true; follow?: string; report?: true; e
     })
   }
 })
-process.send?.({ url: relay.url, rssMb: mb(process.memoryUsage.rss()) })
+process.send?.({ url: relay.url, heapMb: heapMb(), rssMb: mb(process.memoryUsage.rss()) })

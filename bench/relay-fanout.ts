@@ -29,11 +29,13 @@ export type FanoutResult = {
   peakRssMb: number
   /** After every consumer had every event, and a full GC. */
   settledRssMb: number
+  /** JS heap in use after a full GC: before the consumers, with them idle, after they had every event. */
+  heap: { startMb: number; connectedMb: number; afterMb: number }
   relayCpuMs: number
   clientLine: string
 }
 
-type RelayReply = { url?: string; rssMb?: number; peakRssMb?: number; settledRssMb?: number; accepted?: number; cpuMs?: number }
+type RelayReply = { url?: string; rssMb?: number; heapMb?: number; peakRssMb?: number; settledRssMb?: number; accepted?: number; cpuMs?: number }
 
 function request(child: ChildProcess, message: object): Promise<RelayReply> {
   const reply = once(child, 'message') as Promise<[RelayReply]>
@@ -82,6 +84,7 @@ export async function measureFanout(options: { plcUrl: string; dids: readonly st
       connectedRssMb: connected.rssMb!,
       peakRssMb: report.peakRssMb!,
       settledRssMb: report.settledRssMb!,
+      heap: { startMb: started.heapMb!, connectedMb: connected.heapMb!, afterMb: report.heapMb! },
       relayCpuMs: report.cpuMs!,
       clientLine,
     }

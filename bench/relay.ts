@@ -93,14 +93,15 @@ function fanoutMemoryLines(context: SectionContext, small: FanoutResult, large: 
   for (const r of [small, large]) {
     context.info(
       `fan-out to ${r.consumers}: relay RSS ${r.startRssMb} MB before, ${r.connectedRssMb} MB with the consumers idle, peak ${r.peakRssMb} MB live, ${r.settledRssMb} MB after (full GC); ` +
-        `per consumer: ${perConsumerKb(r.connectedRssMb - r.startRssMb, r.consumers)} KB idle, ${perConsumerKb(r.peakRssMb - r.startRssMb, r.consumers)} KB live (peak), ${perConsumerKb(r.settledRssMb - r.startRssMb, r.consumers)} KB after`,
+        `per consumer: ${perConsumerKb(r.connectedRssMb - r.startRssMb, r.consumers)} KB idle, ${perConsumerKb(r.peakRssMb - r.startRssMb, r.consumers)} KB live (peak), ${perConsumerKb(r.settledRssMb - r.startRssMb, r.consumers)} KB after; ` +
+        `JS heap after GC ${r.heap.startMb} → ${r.heap.connectedMb} → ${r.heap.afterMb} MB (${perConsumerKb(r.heap.connectedMb - r.heap.startMb, r.consumers)} KB per idle consumer, ${perConsumerKb(r.heap.afterMb - r.heap.startMb, r.consumers)} KB once they had every event)`,
     )
   }
   const extra = large.consumers - small.consumers
   const marginal = (a: number, b: number): number => perConsumerKb(b - a, extra)
   context.info(
     `relay RSS, each of the ${extra} extra consumers (${small.consumers} → ${large.consumers}): ${marginal(small.connectedRssMb, large.connectedRssMb)} KB idle, ` +
-      `${marginal(small.peakRssMb, large.peakRssMb)} KB live (peak), ${marginal(small.settledRssMb, large.settledRssMb)} KB after (target: < 20 KB, a flat line)`,
+      `${marginal(small.peakRssMb, large.peakRssMb)} KB live (peak), ${marginal(small.settledRssMb, large.settledRssMb)} KB after; JS heap ${marginal(small.heap.afterMb, large.heap.afterMb)} KB (target: < 20 KB, a flat line)`,
   )
 }
 

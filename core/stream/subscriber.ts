@@ -21,8 +21,10 @@
  *
  * Frames go to the TCP socket already framed, not through `ws.send`: an
  * unmasked server-to-client binary message is the same bytes for every
- * subscriber, so each frame's 2–10-byte WebSocket header is built once and
- * shared (a WeakMap keyed by the frame the log hands to everyone), and a
+ * subscriber, so each frame's 2–10-byte WebSocket header (and a `Buffer`
+ * view of its bytes, which the socket would otherwise make per write) is
+ * built once and shared (a WeakMap keyed by the frame the log hands to
+ * everyone), and a
  * delivery costs two buffered writes that reference shared bytes and no
  * allocation of its own: what 1,000 subscribers cost is their sockets, not
  * their traffic. Only while the WebSocket is OPEN (never after our close
@@ -59,16 +61,20 @@ export function binaryFrameHeader(length: number): Buffer {
   return header
 }
 
-/** Each frame's header, made once for all subscribers, gone with the frame. */
-const headers = new WeakMap<Uint8Array, Buffer>()
+/** A frame as written: its WebSocket header and a `Buffer` view of its bytes (no copy). */
+type Wire = { header: Buffer; body: Buffer }
 
-function headerOf(frame: Uint8Array): Buffer {
-  let header = headers.get(frame)
-  if (header === undefined) {
-    header = binaryFrameHeader(frame.length)
-    headers.set(frame, header)
+/** Each frame's wire form, made once for all subscribers, gone with the frame. */
+const wires = new WeakMap<Uint8Array, Wire>()
+
+function wireOf(frame: Uint8Array): Wire {
+  let wire = wires.get(frame)
+  if (wire === undefined) {
+    const body = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
+    wire = { header: binaryFrameHeader(frame.length), body }
+    wires.set(frame, wire)
   }
-  return header
+  return wire
 }
 
 /** Close code 1008 (policy violation) with the error name as reason, as the reference does. */
@@ -211,8 +217,9 @@ export class Subscriber {
     }
     if (this.#ws.readyState !== WS_OPEN) return // closing: 'close' ends the pump
     this.#inflight++
-    this.#socket.write(headerOf(frame))
-    this.#socket.write(frame, this.#written)
+    const wire = wireOf(frame)
+    this.#socket.write(wire.header)
+    this.#socket.write(wire.body, this.#written)
     this.#onSent(this.#ws.bufferedAmount)
   }
 
