@@ -11,16 +11,26 @@
  *     running labeler (env ATFED_LABELER_URL, ATFED_LABELER_ADMIN_PASSWORD)
  *     and prints `{seq, label}` as one JSON line. An XRPC error is one line
  *     with its name (`atfed: InvalidLabelValue: …`).
+ *   atfed labeler publish --pds URL --handle H --password P [--rules FILE] [--value V]…
+ *     writes the app.bsky.labeler.service record (feedgen/labeler/publish.ts:
+ *     the rules' values, the --value ones, their definitions from the rules
+ *     file's "definitions") into the account's repo and prints its at-uri
+ *     (env ATFED_LABELER_PDS, _HANDLE, _PASSWORD, _RULES).
  */
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { AtfedError } from '../core/errors.ts'
 import { XrpcClient, XrpcClientError } from '../core/xrpc/client.ts'
 import { CREATE_LABEL_NSID, NEGATE_LABEL_NSID } from '../feedgen/labeler/admin.ts'
 import { LABELER_DEFAULT_PORT, loadLabelerConfig } from '../feedgen/labeler/config.ts'
 import type { LabelerFlags } from '../feedgen/labeler/config.ts'
+import { publishLabelerService } from '../feedgen/labeler/publish.ts'
+import type { LabelDefinitionInput } from '../feedgen/labeler/publish.ts'
+import { loadRulesFile, NO_RULES } from '../feedgen/labeler/rules.ts'
 import { startLabeler } from '../feedgen/labeler/server.ts'
 
+type PublishFlags = { pds?: string; handle?: string; password?: string; rules?: string; value?: string[] }
 type LabelFlags = { url?: string; adminPassword?: string; uri?: string; val?: string; cid?: string; exp?: string; neg?: boolean }
 
 async function serve(flags: LabelerFlags): Promise<void> {
@@ -60,6 +70,31 @@ async function label(flags: LabelFlags): Promise<void> {
   }
 }
 
+/** The rules file's optional `"definitions": {value: {severity, blurs, …}}` (the running labeler ignores it). */
+function definitionsIn(path: string): { [value: string]: LabelDefinitionInput } {
+  const json = JSON.parse(readFileSync(path, 'utf8')) as { definitions?: unknown }
+  const defs = json.definitions
+  if (defs === undefined) return {}
+  if (typeof defs !== 'object' || defs === null || Array.isArray(defs) || Object.values(defs).some((d) => typeof d !== 'object' || d === null || Array.isArray(d))) {
+    throw new AtfedError('InvalidRules', `${path}: definitions must map each label value to an object`)
+  }
+  return defs as { [value: string]: LabelDefinitionInput }
+}
+
+async function publish(flags: PublishFlags): Promise<void> {
+  const env = (name: string): string | undefined => process.env[`ATFED_LABELER_${name}`] || undefined
+  const rulesFile = flags.rules ?? env('RULES')
+  const published = await publishLabelerService({
+    pds: required(flags.pds ?? env('PDS'), '--pds (or ATFED_LABELER_PDS)'),
+    identifier: required(flags.handle ?? env('HANDLE'), '--handle (or ATFED_LABELER_HANDLE)'),
+    password: required(flags.password ?? env('PASSWORD'), '--password (or ATFED_LABELER_PASSWORD)'),
+    rules: rulesFile === undefined ? NO_RULES : loadRulesFile(rulesFile),
+    values: flags.value ?? [],
+    definitions: rulesFile === undefined ? {} : definitionsIn(rulesFile),
+  })
+  process.stdout.write(`${published.uri}\n`)
+}
+
 export function registerLabelerCommands(program: Command): void {
   const labeler = program
     .command('labeler')
@@ -91,4 +126,13 @@ export function registerLabelerCommands(program: Command): void {
     .option('--exp <datetime>', 'expiry (a future datetime)')
     .option('--neg', 'retract the label instead')
     .action((_flags: LabelFlags, command: Command) => label(command.optsWithGlobals<LabelFlags>()))
+  labeler
+    .command('publish')
+    .description("write the labeler's app.bsky.labeler.service record (values and their definitions) to the account's PDS")
+    .option('--pds <url>', "the labeler account's PDS (env ATFED_LABELER_PDS)")
+    .option('--handle <handle>', 'account handle or DID (env ATFED_LABELER_HANDLE)')
+    .option('--password <password>', 'account or app password (env ATFED_LABELER_PASSWORD)')
+    .option('--value <value>', 'a value labeled by hand, beyond the rules (repeatable)', (v: string, all: string[] = []) => [...all, v])
+    // --rules is the parent command's option (parsed there): merged in below.
+    .action((_flags: PublishFlags, command: Command) => publish(command.optsWithGlobals<PublishFlags>()))
 }

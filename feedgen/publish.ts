@@ -1,7 +1,7 @@
 /**
  * Publishing a feed: write the `app.bsky.feed.generator` record into the
- * publisher's repo on their PDS, over XRPC (createSession with the handle or
- * DID and password — an app password works — then putRecord). The record's
+ * publisher's repo on their PDS (publish-record.ts: createSession with the
+ * handle or DID and password — an app password works — then putRecord). The record's
  * key is the feed's name, so the feed's uri is
  * `at://<publisher DID>/app.bsky.feed.generator/<name>`; putRecord makes a
  * re-publish an update, not a duplicate.
@@ -14,9 +14,9 @@
  */
 import { AtfedError } from '../core/errors.ts'
 import { isDid } from '../core/syntax/did.ts'
-import type { Did } from '../core/syntax/did.ts'
 import { isRecordKey } from '../core/syntax/record-key.ts'
-import { XrpcClient } from '../core/xrpc/client.ts'
+import { putRecordAs } from './publish-record.ts'
+import type { PutRecordAsOptions } from './publish-record.ts'
 
 const DISPLAY_NAME_GRAPHEMES_MAX = 24
 const DISPLAY_NAME_BYTES_MAX = 240
@@ -40,13 +40,13 @@ export type PublishOptions = {
 
 export type Published = { uri: string; cid: string; record: Record<string, string> }
 
-function bad(message: string): AtfedError<'InvalidArgument'> {
+export function bad(message: string): AtfedError<'InvalidArgument'> {
   return new AtfedError('InvalidArgument', message)
 }
 
 const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' })
 
-function checkText(field: string, text: string, graphemesMax: number, bytesMax: number): void {
+export function checkText(field: string, text: string, graphemesMax: number, bytesMax: number): void {
   if (Buffer.byteLength(text, 'utf8') > bytesMax) throw bad(`${field} is longer than ${bytesMax} bytes`)
   let graphemes = 0
   for (const _ of segmenter.segment(text)) if (++graphemes > graphemesMax) throw bad(`${field} is longer than ${graphemesMax} characters`)
@@ -59,13 +59,6 @@ export async function publishFeedGenerator(opts: PublishOptions): Promise<Publis
   checkText('display name', opts.displayName, DISPLAY_NAME_GRAPHEMES_MAX, DISPLAY_NAME_BYTES_MAX)
   if (opts.description !== undefined) checkText('description', opts.description, DESCRIPTION_GRAPHEMES_MAX, DESCRIPTION_BYTES_MAX)
 
-  const client = new XrpcClient({ service: opts.pds })
-  const session = await client.procedure<{ did?: unknown; accessJwt?: unknown }>('com.atproto.server.createSession', {
-    identifier: opts.identifier,
-    password: opts.password,
-  })
-  const { did, accessJwt } = session.body
-  if (!isDid(did) || typeof accessJwt !== 'string') throw new AtfedError('InvalidResponse', 'createSession answered without did and accessJwt')
   const record: Record<string, string> = {
     $type: 'app.bsky.feed.generator',
     did: opts.serviceDid,
@@ -73,12 +66,6 @@ export async function publishFeedGenerator(opts: PublishOptions): Promise<Publis
     ...(opts.description === undefined ? {} : { description: opts.description }),
     createdAt: (opts.now?.() ?? new Date()).toISOString(),
   }
-  const put = await client.procedure<{ uri?: unknown; cid?: unknown }>(
-    'com.atproto.repo.putRecord',
-    { repo: did as Did, collection: 'app.bsky.feed.generator', rkey: opts.feed, record },
-    { token: accessJwt },
-  )
-  const { uri, cid } = put.body
-  if (typeof uri !== 'string' || typeof cid !== 'string') throw new AtfedError('InvalidResponse', 'putRecord answered without uri and cid')
+  const { uri, cid } = await putRecordAs({ ...opts, collection: 'app.bsky.feed.generator', rkey: opts.feed, record: record as PutRecordAsOptions['record'] })
   return { uri, cid, record }
 }

@@ -17,6 +17,10 @@
  *   ACCOUNT: `uri` = the DID, no cid.
  * - `id` (optional, ≤ 64 chars) names the rule in logs and stats.
  *
+ * An optional top-level `"definitions": { "<val>": {severity, blurs,
+ * defaultSetting, adultOnly, name, description} }` is read only by
+ * `atfed labeler publish` (publish.ts); the labeler itself ignores it.
+ *
  * `val` is checked like every label value (label.ts). Any problem is
  * `InvalidRules` with the JSON path in the message and the original error as
  * `cause` (e.g. `rules[2].val: InvalidLabelValue: …`).
