@@ -47,17 +47,22 @@ export class AccountStore {
     this.#emails = emails
   }
 
+  /** Async for callers' sake; reads with `getSync` (every request reads its account: no thread-pool round trip). */
   async get(did: Did): Promise<Account | null> {
-    const row = await this.#rows.get(did)
+    return this.getSync(did)
+  }
+
+  getSync(did: Did): Account | null {
+    const row = this.#rows.getSync(did)
     return row === undefined ? null : decodeAccount(row)
   }
 
   async didForHandle(handle: Handle): Promise<Did | null> {
-    return ((await this.#handles.get(handle)) as Did | undefined) ?? null
+    return (this.#handles.getSync(handle) as Did | undefined) ?? null
   }
 
   async didForEmail(email: string): Promise<Did | null> {
-    return ((await this.#emails.get(email.toLowerCase())) as Did | undefined) ?? null
+    return (this.#emails.getSync(email.toLowerCase()) as Did | undefined) ?? null
   }
 
   async getByHandle(handle: Handle): Promise<Account | null> {

@@ -64,7 +64,7 @@ export class BlobStore {
   }
 
   async getMeta(did: Did, cid: CID | string): Promise<BlobMeta | null> {
-    const text = await this.tables.meta.get(metaKey(did, cid.toString()))
+    const text = this.tables.meta.getSync(metaKey(did, cid.toString()))
     return text === undefined ? null : decodeMeta(text)
   }
 

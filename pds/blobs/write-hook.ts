@@ -69,7 +69,8 @@ function note(map: Map<string, Set<string>>, cid: string, path: string): void {
 async function referenceOps(store: BlobStore, did: Did, commit: CommitResult, writes: readonly ResolvedWrite[]): Promise<{ ops: StoreBatchOp[]; uses: Uses }> {
   const { refs, records } = store.tables
   const written = writtenRecords(writes)
-  const previous = await records.getMany(commit.ops.map((op) => recordKey(did, op.path)))
+  // Only a replaced or deleted record can have had blobs (creates, the hot path, read nothing).
+  const previous: Array<string | undefined> = commit.ops.map((op) => (op.prev === null ? undefined : records.getSync(recordKey(did, op.path))))
   const ops: StoreBatchOp[] = []
   const uses: Uses = { added: new Map(), removed: new Map() }
   commit.ops.forEach((op, i) => {

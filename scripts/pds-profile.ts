@@ -1,0 +1,74 @@
+/**
+ * CPU profile of the PDS write path: starts a PLC directory here and
+ * `atfed pds` as a child process with `node --cpu-prof` (PROFILE=0: without), creates an account,
+ * drives N createRecord calls (CLIENTS concurrent clients) and stops the PDS
+ * with SIGTERM so Node writes its .cpuprofile. Prints the profile path and
+ * the top self-time functions.
+ *
+ *   node --import tsx scripts/pds-profile.ts [creates=2000] [clients=1]
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { startPlcServer } from '../did-resolver/plc/server.ts'
+import { createAccount, createBurst } from '../bench/pds-driver.ts'
+import { percentile, perSecond } from '../bench/harness.ts'
+
+/** utime + stime of a process, in ms (Linux /proc; clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+const BIN = fileURLToPath(new URL('../bin/atfed.js', import.meta.url))
+const creates = Number(process.argv[2] ?? 2000)
+const clients = Number(process.argv[3] ?? 1)
+const profDir = mkdtempSync(join(tmpdir(), 'atfed-pds-prof-'))
+const dataDir = mkdtempSync(join(tmpdir(), 'atfed-pds-prof-data-'))
+const plcDir = mkdtempSync(join(tmpdir(), 'atfed-pds-prof-plc-'))
+const plc = await startPlcServer({ port: 0, dataDir: plcDir })
+const profiling = process.env['PROFILE'] !== '0'
+const child = spawn(process.execPath, [...(profiling ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), BIN, 'pds', '--port', '0', '--data', dataDir, '--plc', plc.url, '--dev'], {
+  env: { ...process.env, ATFED_PDS_RATE_LIMITS: 'false' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
+const url = await new Promise<string>((resolve) => {
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const match = / listening on (http:\/\/\S+)/.exec(line)
+    if (match !== null) resolve(match[1]!)
+  })
+})
+const accounts = []
+for (let i = 0; i < clients; i++) accounts.push(await createAccount(url, `prof${i}.test`))
+await createBurst(url, accounts, { clients, count: 200 })
+const serverCpu0 = cpuMs(child.pid!)
+const clientCpu0 = process.cpuUsage()
+const { ms, latencies } = await createBurst(url, accounts, { clients, count: creates })
+const serverPerCreate = (cpuMs(child.pid!) - serverCpu0) / creates
+const clientUsage = process.cpuUsage(clientCpu0)
+const clientPerCreate = (clientUsage.user + clientUsage.system) / 1000 / creates
+console.log(`${creates} creates, ${clients} clients: ${perSecond(creates, ms).toFixed(0)}/s p50 ${percentile(latencies, 50).toFixed(2)} ms p99 ${percentile(latencies, 99).toFixed(2)} ms`)
+console.log(`CPU per create: server ${serverPerCreate.toFixed(2)} ms (profiler on), client ${clientPerCreate.toFixed(2)} ms`)
+const exited = new Promise((resolve) => child.once('exit', resolve))
+child.kill('SIGTERM')
+await exited
+await plc.close()
+rmSync(dataDir, { recursive: true, force: true })
+rmSync(plcDir, { recursive: true, force: true })
+
+if (!profiling) process.exit(0)
+type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
+const file = readdirSync(profDir).find((name) => name.endsWith('.cpuprofile'))
+if (file === undefined) throw new Error('no profile written')
+const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as { nodes: Node[]; samples: number[] }
+const self = new Map<string, number>()
+for (const node of profile.nodes) {
+  const where = `${node.callFrame.functionName || '(anon)'} ${node.callFrame.url.replace(/^.*\/(node_modules|main)\//, '')}:${node.callFrame.lineNumber + 1}`
+  self.set(where, (self.get(where) ?? 0) + (node.hitCount ?? 0))
+}
+const total = profile.samples.length
+console.log(`profile: ${join(profDir, file)} (${total} samples)`)
+for (const [where, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`${((100 * hits) / total).toFixed(1).padStart(5)}%  ${where}`)
