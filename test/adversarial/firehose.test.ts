@@ -2,13 +2,17 @@
  * Adversarial cases §4.7 (firehose and relay) not already covered by the
  * relay scenarios (test/relay/scenarios/*.json) and the stream/relay tests:
  * a `#identity` from a host that does not own the DID, `#account` flapping
- * against a host rate limit (both as relay scenarios: scripted upstream
+ * against a host rate limit, oversized frames, blocks and op lists (relay scenarios: scripted upstream
  * hosts over WebSocket into a real relay, its exact output and drops), and
  * a reconnect storm of consumers with old cursors against a PDS firehose.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { COMMIT_BLOCKS_BYTES_MAX, COMMIT_OPS_MAX, FRAME_BYTES_MAX } from '../../core/limits.ts'
+import { eventPayload } from '../../core/stream/events.ts'
+import { encodeMessageFrame } from '../../core/stream/frames.ts'
 import { SubscriptionClient } from '../../core/stream/subscription-client.ts'
+import { cidOf, commitEvent, revOf } from '../stream/fixtures.ts'
 import { runScenario, type Scenario } from '../relay/scenario-runner.ts'
 import { createTestAccount, startPlcForPds, startTestPds, xrpc, type TestPds } from '../helpers/pds.ts'
 import type { TestPlc } from '../helpers/plc.ts'
@@ -48,6 +52,29 @@ describe('adversarial §4.7: firehose and relay', { timeout: 120_000 }, () => {
     const started = Date.now()
     await runScenario({ name: '4.7.7', hosts: ['a'], accounts: { alice: 'a' }, steps, expect: { output } })
     assert.ok(Date.now() - started >= 1_500, `throttled to about 10 events/s (${Date.now() - started} ms for ${flaps + 3} events)`)
+  })
+
+  it('4.7.8 frames of 5 MB + 1 byte, blocks of 2,000,001 bytes, 201 ops: dropped by name, the host keeps flowing', { timeout: 30_000 }, async () => {
+    const hexOf = (event: ReturnType<typeof commitEvent>) => Buffer.from(encodeMessageFrame('#commit', eventPayload(event))).toString('hex')
+    const bigBlocks = commitEvent(1, { seq: 900_001 })
+    bigBlocks.blocks = new Uint8Array(COMMIT_BLOCKS_BYTES_MAX + 1)
+    const manyOps = commitEvent(2, { seq: 900_002 })
+    manyOps.ops = Array.from({ length: COMMIT_OPS_MAX + 1 }, (_, i) => ({ action: 'create' as const, path: `app.bsky.feed.post/${revOf(i)}`, cid: cidOf(i), prev: null }))
+    await runScenario({
+      name: '4.7.8',
+      hosts: ['a'],
+      accounts: { alice: 'a' },
+      steps: [
+        { host: 'a', commit: 'alice', label: 'c1' },
+        { host: 'a', rawHex: hexOf(bigBlocks) },
+        { host: 'a', rawHex: hexOf(manyOps) },
+        { host: 'a', commit: 'alice', label: 'c2' },
+        // An oversized frame drops the connection (ws maxPayload); the relay redials from its cursor.
+        { host: 'a', oversizedBytes: FRAME_BYTES_MAX + 1 },
+        { host: 'a', commit: 'alice', label: 'c3' },
+      ],
+      expect: { output: ['#commit alice c1', '#commit alice c2', '#commit alice c3'], drops: { a: { FrameTooLarge: 1, InvalidEvent: 2 } } },
+    })
   })
 
   describe('4.7.17 reconnect storm', () => {
