@@ -6,11 +6,17 @@
  *     account create with a taken handle, account list and admin commands
  *     with a wrong admin password, car export of an unknown DID, an
  *     unreachable server, a missing file;
- *   - in-process: describeError for each kind of error, message folding.
+ *   - in-process: describeError for each kind of error;
+ *   - the crash handler: an error thrown outside any command (a timer) or an
+ *     unhandled rejection is the same one line and exit 1; ATFED_DEBUG=1
+ *     adds the stack; a multi-line message is folded onto one line.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import { AtfedError } from '../../core/errors.ts'
 import { XrpcClientError } from '../../core/xrpc/client.ts'
@@ -91,4 +97,30 @@ test('describeError: the server name, our name, the system code, a bug', () => {
   assert.deepEqual(describeError(enoent), { name: 'ENOENT', message: "no such file or directory, open 'x'", bug: false })
   assert.deepEqual(describeError(new TypeError('x is undefined')), { name: 'TypeError', message: 'x is undefined', bug: true })
   assert.deepEqual(describeError('thrown text'), { name: 'Error', message: 'thrown text', bug: true })
+})
+
+/** A child that installs the crash handler, then runs `body` (JS) outside any promise chain. */
+function crash(body: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stderr: string }> {
+  const errorsUrl = pathToFileURL(join(import.meta.dirname, '..', '..', 'cli', 'cli-errors.ts')).href
+  const script = `const { installCrashHandler } = await import(${JSON.stringify(errorsUrl)}); installCrashHandler(); ${body}`
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, _stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stderr })
+    })
+  })
+}
+
+test('an uncaught error or unhandled rejection: one line, exit 1; the stack only with ATFED_DEBUG=1', { timeout: 60_000 }, async () => {
+  const [thrown, rejected, debug] = await Promise.all([
+    crash("setTimeout(() => { throw new TypeError('boom\\nsecond line') }, 1)"),
+    crash("Promise.reject(Object.assign(new Error('gone'), { code: 'ECONNRESET' }))"),
+    crash("setTimeout(() => { throw new RangeError('deep') }, 1)", { ATFED_DEBUG: '1' }),
+  ])
+  assert.equal(thrown.code, 1)
+  assert.equal(thrown.stderr, 'atfed: TypeError: boom second line (an atfed bug? ATFED_DEBUG=1 prints the stack)\n')
+  assert.equal(rejected.code, 1)
+  assert.equal(rejected.stderr, 'atfed: ECONNRESET: gone\n')
+  assert.equal(debug.code, 1)
+  assert.match(debug.stderr, /^atfed: RangeError: deep\n/)
+  assert.match(debug.stderr, /\n\s+at /, 'the stack with ATFED_DEBUG=1')
 })

@@ -58,6 +58,25 @@ test('the stubs show what the real commands show', { timeout: 30_000 }, async ()
   }
 })
 
+/** Issue 7's list of what the CLI has (point 2), as command paths and the flags it names. */
+const ISSUE_7_COMMANDS: readonly (readonly [string, readonly string[]])[] = [
+  ['dev', ['--seed']], ['pds', []], ['relay', []], ['plc', []], ['feedgen', []], ['labeler', []],
+  ['account create', []], ['account migrate', []], ['account list', []],
+  ['car export', ['--out']], ['car import', []], ['car inspect', []], ['car ls', []], ['car verify', []], ['car unpack', ['--out']],
+  ['firehose', ['--collection', '--did', '--cursor']], ['did resolve', []], ['plc history', []],
+  ['admin invites create', []], ['admin invites list', []], ['admin takedown', []], ['admin untakedown', []], ['admin hosts list', []], ['admin hosts ban', []],
+]
+
+test("issue 7's command list is all there, with its flags", { timeout: 30_000 }, async () => {
+  const all = new Map([...walk(await buildProgram('all'))].map((c) => [c.path, c.cmd]))
+  for (const [path, flags] of ISSUE_7_COMMANDS) {
+    const cmd = all.get(path)
+    assert.ok(cmd !== undefined, `atfed ${path}`)
+    for (const flag of flags) assert.ok(cmd.options.some((o) => o.long === flag), `atfed ${path} ${flag}`)
+  }
+  for (const path of ['car export', 'car import']) assert.match(all.get(path)!.description(), /progress/, `atfed ${path} shows progress`)
+})
+
 test('commandOf: the command argv runs', () => {
   const argv = (...words: string[]) => ['node', 'atfed', ...words]
   assert.equal(commandOf(argv()), null)
