@@ -12,7 +12,7 @@
  *   {report: true}          → {rssMb, peakRssMb, settledRssMb, accepted, cpuMs}:
  *                             settled = after a full GC (the parent runs this
  *                             child with --expose-gc), what stays once the
- *                             consumers have every event
+ *                             consumers had every event (still connected)
  *   {exit: true}            → the relay closes, the dir is removed, exit.
  */
 import { mkdtempSync, rmSync } from 'node:fs'

@@ -9,7 +9,8 @@
  * The clock runs from "follow" until every consumer has `events` events:
  * events/s per consumer = events / seconds, total deliveries/s = that × N.
  * The relay's RSS: right after start, with the N consumers connected, the
- * peak sampled while it ran, and after a full GC at the end (memory must not
+ * peak sampled while it ran, and after a full GC once every consumer (still
+ * connected) had every event (memory must not
  * grow with N × events: each subscriber reads the shared log at its own
  * position and every socket references the same frame bytes).
  */
@@ -27,9 +28,9 @@ export type FanoutResult = {
   startRssMb: number
   connectedRssMb: number
   peakRssMb: number
-  /** After every consumer had every event, and a full GC. */
+  /** After every consumer had every event (all still connected), and a full GC. */
   settledRssMb: number
-  /** JS heap in use after a full GC: before the consumers, with them idle, after they had every event. */
+  /** JS heap in use after a full GC: before the consumers, with them idle, once they had every event. */
   heap: { startMb: number; connectedMb: number; afterMb: number }
   relayCpuMs: number
   clientLine: string

@@ -88,20 +88,21 @@ function recordFanout(context: SectionContext, r: FanoutResult): void {
 /** MB over `consumers` → KB each (MB = 10^6 bytes, KB = 10^3). */
 const perConsumerKb = (mb: number, consumers: number): number => Math.round((mb * 1000) / consumers)
 
-/** The line the brief asks for: RSS before/after at both sizes, per consumer, and the marginal cost from the small run to the large one. */
+/** RSS before/idle/peak/after at both sizes, per consumer, and the marginal cost from the small run to the large one. */
 function fanoutMemoryLines(context: SectionContext, small: FanoutResult, large: FanoutResult): void {
   for (const r of [small, large]) {
+    const kb = (mb: number): number => perConsumerKb(mb - r.startRssMb, r.consumers)
     context.info(
-      `fan-out to ${r.consumers}: relay RSS ${r.startRssMb} MB before, ${r.connectedRssMb} MB with the consumers idle, peak ${r.peakRssMb} MB live, ${r.settledRssMb} MB after (full GC); ` +
-        `per consumer: ${perConsumerKb(r.connectedRssMb - r.startRssMb, r.consumers)} KB idle, ${perConsumerKb(r.peakRssMb - r.startRssMb, r.consumers)} KB live (peak), ${perConsumerKb(r.settledRssMb - r.startRssMb, r.consumers)} KB after; ` +
-        `JS heap after GC ${r.heap.startMb} → ${r.heap.connectedMb} → ${r.heap.afterMb} MB (${perConsumerKb(r.heap.connectedMb - r.heap.startMb, r.consumers)} KB per idle consumer, ${perConsumerKb(r.heap.afterMb - r.heap.startMb, r.consumers)} KB once they had every event)`,
+      `fan-out to ${r.consumers}: relay RSS ${r.startRssMb} MB before, ${r.connectedRssMb} MB with the consumers idle, peak ${r.peakRssMb} MB live, ${r.settledRssMb} MB once they had every event (full GC); ` +
+        `per consumer: ${kb(r.connectedRssMb)} KB idle, ${kb(r.peakRssMb)} KB live (peak), ${kb(r.settledRssMb)} KB after; ` +
+        `JS heap after a full GC: ${r.heap.startMb} MB before, ${r.heap.connectedMb} MB idle, ${r.heap.afterMb} MB once they had every event (${perConsumerKb(r.heap.connectedMb - r.heap.startMb, r.consumers)} / ${perConsumerKb(r.heap.afterMb - r.heap.startMb, r.consumers)} KB per consumer)`,
     )
   }
   const extra = large.consumers - small.consumers
   const marginal = (a: number, b: number): number => perConsumerKb(b - a, extra)
   context.info(
-    `relay RSS, each of the ${extra} extra consumers (${small.consumers} → ${large.consumers}): ${marginal(small.connectedRssMb, large.connectedRssMb)} KB idle, ` +
-      `${marginal(small.peakRssMb, large.peakRssMb)} KB live (peak), ${marginal(small.settledRssMb, large.settledRssMb)} KB after; JS heap ${marginal(small.heap.afterMb, large.heap.afterMb)} KB (target: < 20 KB, a flat line)`,
+    `relay memory, each of the ${extra} extra consumers (${small.consumers} → ${large.consumers}): RSS ${marginal(small.connectedRssMb, large.connectedRssMb)} KB idle, ` +
+      `${marginal(small.peakRssMb, large.peakRssMb)} KB live (peak), ${marginal(small.settledRssMb, large.settledRssMb)} KB after; JS heap ${marginal(small.heap.connectedMb, large.heap.connectedMb)} KB idle, ${marginal(small.heap.afterMb, large.heap.afterMb)} KB after (target: < 20 KB, a flat line)`,
   )
 }
 

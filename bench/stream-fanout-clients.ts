@@ -2,7 +2,8 @@
  * Child process of bench/stream-fanout.ts: opens `count` plain `ws` clients on
  * `url`, counts the binary messages each receives (no decoding: the server's
  * fan-out is what is measured), prints `ready` once all are open and `done <ms>`
- * when every client has received `expected` messages.
+ * when every client has received `expected` messages, then stays connected
+ * until it is killed.
  */
 import WebSocket from 'ws'
 
@@ -22,11 +23,13 @@ for (let i = 0; i < count; i++) {
     if (firstAt === 0) firstAt = performance.now()
     if (++received === expected && ++finished === count) {
       const cpu = process.cpuUsage()
+      // Stay connected (the parent measures the server with every consumer
+      // still subscribed, then kills this process).
       process.stdout.write(`done in ${Math.round(performance.now() - firstAt)} ms, client CPU ${Math.round((cpu.user + cpu.system) / 1000)} ms\n`)
-      process.exit(0)
     }
   })
   ws.on('close', (code) => {
+    if (finished === count) process.exit(0) // the server went away after the run
     if (received < expected) {
       process.stderr.write(`client ${i} closed (${code}) after ${received} messages\n`)
       process.exit(1)
