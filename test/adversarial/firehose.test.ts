@@ -13,7 +13,9 @@ import { eventPayload } from '../../core/stream/events.ts'
 import { encodeMessageFrame } from '../../core/stream/frames.ts'
 import { SubscriptionClient } from '../../core/stream/subscription-client.ts'
 import { cidOf, commitEvent, revOf } from '../stream/fixtures.ts'
+import { startRelayHarness } from '../relay/relay-harness.ts'
 import { runScenario, type Scenario } from '../relay/scenario-runner.ts'
+import { startHttpServer } from '../helpers/http-server.ts'
 import { createTestAccount, startPlcForPds, startTestPds, xrpc, type TestPds } from '../helpers/pds.ts'
 import type { TestPlc } from '../helpers/plc.ts'
 
@@ -75,6 +77,36 @@ describe('adversarial §4.7: firehose and relay', { timeout: 120_000 }, () => {
       ],
       expect: { output: ['#commit alice c1', '#commit alice c2', '#commit alice c3'], drops: { a: { FrameTooLarge: 1, InvalidEvent: 2 } } },
     })
+  })
+
+  it('4.7.15 requestCrawl of a host whose describeServer redirects (to a live PDS): HostNotFound, not added, not followed', { timeout: 30_000 }, async () => {
+    // Private addresses, IP literals and ports without --dev: relay-units.test.ts; the daily new-host
+    // budget: relay-hosts.test.ts. This relay runs in dev mode so that loopback hosts can be named.
+    const h = await startRelayHarness({ hosts: 1 })
+    const target = h.hosts[0]!
+    const redirector = await startHttpServer((req, res) => {
+      res.writeHead(302, { location: `${target.origin}${req.url ?? '/'}` })
+      res.end()
+    })
+    try {
+      const connected = target.connections() // the harness follows its hosts already
+      const crawl = await fetch(`${h.relay.url}/xrpc/com.atproto.sync.requestCrawl`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hostname: redirector.origin }),
+      })
+      assert.equal(crawl.status, 400)
+      assert.equal(((await crawl.json()) as { error: string }).error, 'HostNotFound')
+      assert.equal(redirector.requests.length, 1, 'asked once')
+      const hosts = (await (await fetch(`${h.relay.url}/xrpc/com.atproto.sync.listHosts`)).json()) as { hosts: Array<{ hostname: string }> }
+      assert.ok(!hosts.hosts.some((x) => x.hostname.endsWith(`:${redirector.port}`)), 'not added')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.equal(target.connections(), connected, 'no subscription to the redirect target')
+      assert.equal((await fetch(`${h.relay.url}/xrpc/_health`)).status, 200)
+    } finally {
+      await redirector.close()
+      await h.close()
+    }
   })
 
   describe('4.7.17 reconnect storm', () => {
