@@ -22,9 +22,8 @@ import { signCommit } from '../../core/repo/commit.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { compareTids, parseTid, TidClock, tidFromTimestampUs } from '../../core/syntax/tid.ts'
 import { concatBytes, framed, handMadeCar, sectionBytes, varint } from '../helpers/car-blocks.ts'
-import { getRepoCar, importCar } from '../helpers/migration.ts'
 import { createTestAccount } from '../helpers/pds.ts'
-import { assertAnswers, carParts, carWith, refused, snapshot, spooled, startImportTarget, type ImportTarget } from './import-target.ts'
+import { assertAnswers, carParts, carWith, getRepoCar, importCar, refused, snapshot, spooled, startImportTarget, type ImportTarget } from './import-target.ts'
 
 const T = { timeout: 30_000 }
 

@@ -1,6 +1,6 @@
 /**
  * The target of the hostile-CAR cases (§4.1–4.3 of the reliability spec):
- * two test PDSes on one PLC (test/helpers/migration.ts), alice on A, and her
+ * two test PDSes on one PLC (as test/helpers/migration.ts), alice on A, and her
  * deactivated account on B waiting for `com.atproto.repo.importRepo`. Every
  * case sends a CAR to B over HTTP and checks three things with `refused`:
  * the error name, that B holds exactly the blocks and head it held before
@@ -21,14 +21,17 @@ import { decodeCarWithSingleRoot } from '../../core/repo/car/decode.ts'
 import { encodeCarBytes } from '../../core/repo/car/writer.ts'
 import { decodeCommit } from '../../core/repo/commit.ts'
 import type { Did } from '../../core/syntax/did.ts'
-import { createOnB, getRepoCar, importCar, signingKeyOf, startMigrationWorld, type MigrationWorld } from '../helpers/migration.ts'
-import { xrpc, type XrpcReply } from '../helpers/pds.ts'
+import { createTestAccount, startPlcForPds, startTestPds, xrpc, type TestPds, type XrpcReply } from '../helpers/pds.ts'
+import type { TestPlc } from '../helpers/plc.ts'
 
 /** B's body limit for importRepo (and uploadBlob) in these tests. */
 export const IMPORT_BYTES_MAX = 3_000_000
 
+/** PLC, A (alice with a few records) and B (alice's deactivated account). */
+export type ImportWorld = { plc: TestPlc; a: TestPds; b: TestPds; alice: { did: Did; accessJwt: string } }
+
 export type ImportTarget = {
-  world: MigrationWorld
+  world: ImportWorld
   did: Did
   /** alice's session on B (deactivated account). */
   tokenB: string
@@ -39,13 +42,65 @@ export type ImportTarget = {
   stop(): Promise<void>
 }
 
+/**
+ * The world of test/helpers/migration.ts without @atproto/api (a second of
+ * module loading per file): alice and her records are made over raw XRPC,
+ * and B's account by the standard getServiceAuth → createAccount(did) steps.
+ */
 export async function startImportTarget(): Promise<ImportTarget> {
-  const world = await startMigrationWorld({ b: { blobUploadBytesMax: IMPORT_BYTES_MAX } })
-  const did = world.alice.did
-  const tokenB = (await createOnB(world)).accessJwt
-  const aliceCar = await getRepoCar(world.a, did)
-  const keyA = await signingKeyOf(world.a, did)
-  return { world, did, tokenB, aliceCar, keyA, stop: () => world.stop() }
+  const plc = await startPlcForPds()
+  const a = await startTestPds({ plc })
+  const b = await startTestPds({ plc, config: { blobUploadBytesMax: IMPORT_BYTES_MAX } })
+  const created = await createTestAccount(a.publicUrl, 'alice.test')
+  const did = created.did as Did
+  for (const text of ['one', 'two', 'three']) {
+    const record = { $type: 'app.bsky.feed.post', text, createdAt: new Date().toISOString() }
+    const reply = await xrpc(a.publicUrl, 'com.atproto.repo.createRecord', { token: created.accessJwt, body: { repo: did, collection: 'app.bsky.feed.post', record } })
+    assert.equal(reply.status, 200, JSON.stringify(reply.body))
+  }
+  const auth = await xrpc(a.publicUrl, 'com.atproto.server.getServiceAuth', {
+    token: created.accessJwt,
+    params: { aud: b.ctx.serviceDid, lxm: 'com.atproto.server.createAccount' },
+  })
+  assert.equal(auth.status, 200, JSON.stringify(auth.body))
+  const onB = await xrpc(b.publicUrl, 'com.atproto.server.createAccount', {
+    body: { did, handle: 'alice-b.test', password: 'hunter2-password' },
+    auth: `Bearer ${auth.body.token}`,
+  })
+  assert.equal(onB.status, 200, JSON.stringify(onB.body))
+  const account = await a.ctx.accounts.get(did)
+  assert.ok(account !== null)
+  const world: ImportWorld = { plc, a, b, alice: { did, accessJwt: created.accessJwt } }
+  return {
+    world,
+    did,
+    tokenB: onB.body.accessJwt,
+    aliceCar: await getRepoCar(a, did),
+    keyA: a.ctx.signingKeys.get(account),
+    stop: async () => {
+      await a.stop()
+      await b.stop()
+      await plc.stop()
+    },
+  }
+}
+
+/** getRepo of `did` on `pds` as CAR bytes. */
+export async function getRepoCar(pds: TestPds, did: Did): Promise<Uint8Array> {
+  const res = await fetch(`${pds.publicUrl}/xrpc/com.atproto.sync.getRepo?did=${did}`)
+  assert.equal(res.status, 200)
+  return new Uint8Array(await res.arrayBuffer())
+}
+
+/** importRepo of `car` on `pds` with `token`. */
+export async function importCar(pds: TestPds, token: string, car: Uint8Array): Promise<XrpcReply> {
+  const res = await fetch(`${pds.publicUrl}/xrpc/com.atproto.repo.importRepo`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.ipld.car' },
+    body: car,
+  })
+  const text = await res.text()
+  return { status: res.status, body: text === '' ? null : JSON.parse(text), headers: res.headers }
 }
 
 /** What B holds for alice: head and every block CID (sorted). */
