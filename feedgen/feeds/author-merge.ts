@@ -15,10 +15,14 @@
  * authors, not one per follow; a deep page (a cursor older than most bounds)
  * opens most of them.
  *
- * Cost per range: one seek and FIRST_CHUNK entries, then chunks that double
- * while the page keeps taking from it. The previous handler read `limit`
- * items from every followed account and sorted them all: follows × limit
- * entries per page.
+ * An opened account starts from its cached head (the store's AuthorHeads:
+ * its newest items in memory), cut to the items older than the cursor; an
+ * index range is opened only when the page needs more than the head holds
+ * (from the last item served, or from the cursor when the whole head is
+ * newer than it). Such a range reads FIRST_CHUNK entries, then chunks that
+ * double while the page keeps taking from it. The previous handler read
+ * `limit` items from every followed account and sorted them all: follows ×
+ * limit entries per page.
  *
  * The order and the cursor are exactly those of a full sort, so pages are
  * the same as before.
@@ -31,8 +35,14 @@ const CHUNK_MAX = 100
 /** Ranges opened (and their first chunk read) at once. */
 const OPENS_AT_ONCE = 64
 
-type Head = { items: AuthorItem[]; at: number; range: AuthorRange; chunk: number; done: boolean }
+/** One account in the merge: a buffer of its next items; `range` is opened only when the buffer runs out. */
+type Head = { did: string; items: readonly AuthorItem[]; at: number; range: AuthorRange | null; chunk: number; done: boolean }
 type Waiting = { did: string; bound: number }
+
+/** Strictly after the cursor in feed order (older, or as old with a smaller uri). */
+function olderThan(item: AuthorItem, cursor: TimeCursor): boolean {
+  return item.time !== cursor.time ? item.time < cursor.time : item.uri < cursor.uri
+}
 
 /** a sorts before b: newer first, then the larger uri. */
 function newer(a: AuthorItem, b: AuthorItem): boolean {
@@ -73,16 +83,25 @@ export class AuthorMerge {
       await this.#openDue(n - out.length)
       if (this.#heap.length === 0) break
       const head = this.#pop()
-      out.push(head.items[head.at++] as AuthorItem)
-      if (head.at === head.items.length && !head.done) {
-        head.chunk = Math.min(CHUNK_MAX, head.chunk * 2)
-        head.items = await head.range.read(head.chunk)
-        head.at = 0
-        head.done = head.items.length < head.chunk
-      }
+      const item = head.items[head.at++] as AuthorItem
+      out.push(item)
+      if (head.at === head.items.length && !head.done) await this.#refill(head, item)
       if (head.at < head.items.length) this.#push(head)
     }
     return out
+  }
+
+  /** The next chunk of an account whose buffer ran out after `last`. */
+  async #refill(head: Head, last: TimeCursor): Promise<void> {
+    if (head.range === null) {
+      head.range = this.#db.openAuthorRange(head.did, last)
+      this.#open.push(head)
+    } else {
+      head.chunk = Math.min(CHUNK_MAX, head.chunk * 2)
+    }
+    head.items = await head.range.read(head.chunk)
+    head.at = 0
+    head.done = head.items.length < head.chunk
   }
 
   /**
@@ -105,17 +124,23 @@ export class AuthorMerge {
     }
   }
 
+  /** The account's cached head, cut to the items older than the cursor; a range only if that leaves nothing but more may exist. */
   async #openRange(did: string): Promise<Head> {
-    const range = this.#db.openAuthorRange(did, this.#before)
-    const head: Head = { items: [], at: 0, range, chunk: FIRST_CHUNK, done: false }
-    this.#open.push(head)
-    head.items = await range.read(FIRST_CHUNK)
-    head.done = head.items.length < FIRST_CHUNK
+    const cached = await this.#db.heads.get(did)
+    const before = this.#before
+    const items = before === null ? cached.items : cached.items.filter((item) => olderThan(item, before))
+    const head: Head = { did, items, at: 0, range: null, chunk: FIRST_CHUNK, done: cached.complete }
+    if (items.length === 0 && !cached.complete) {
+      head.range = this.#db.openAuthorRange(did, before)
+      this.#open.push(head)
+      head.items = await head.range.read(FIRST_CHUNK)
+      head.done = head.items.length < FIRST_CHUNK
+    }
     return head
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#open.map((head) => head.range.close()))
+    await Promise.all(this.#open.map((head) => head.range?.close()))
   }
 
   #first(head: Head): AuthorItem {

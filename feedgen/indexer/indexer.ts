@@ -17,6 +17,9 @@
  * like rows, never kept as counters, so a replayed like is never counted
  * twice.
  *
+ * After a write that adds or removes a post or repost, the author's cached
+ * head (author-heads.ts) is invalidated.
+ *
  * Atomic: one event's writes, together with the consumer's cursor when it is
  * safe (`ctx.cursorIfDone()`), go in one `level` batch. Events without any
  * indexed op write nothing here; the consumer stores their cursor itself.
@@ -94,7 +97,9 @@ export class FeedIndexer {
       const kind = KIND_OF[op.collection]
       if (kind !== undefined) await this.#apply(kind, op, { did: event.did, eventMs }, batch)
     }
-    return await this.#write(batch, ctx)
+    const written = await this.#write(batch, ctx)
+    if (event.ops.some((op) => op.collection === 'app.bsky.feed.post' || op.collection === 'app.bsky.feed.repost')) this.#store.heads.invalidate(event.did)
+    return written
   }
 
   async #write(batch: BatchOp[], ctx: HandlerContext): Promise<{ cursorPersisted: number } | undefined> {
@@ -233,6 +238,7 @@ export class FeedIndexer {
       }
     }
     await this.#store.sub('authorlast').del(did)
+    this.#store.heads.invalidate(did)
     this.#stats.accountsPurged++
   }
 }

@@ -12,6 +12,7 @@
 import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { LevelCursorStore } from '../consumer/cursor-store.ts'
+import { AuthorHeads } from './author-heads.ts'
 import { joinKey, lastPart, prefixRange, repoRowRange, SEP, SUBLEVELS, timeKey } from './keys.ts'
 import type { FollowRow, PostRow, SublevelName, SubjectRow } from './keys.ts'
 
@@ -31,6 +32,8 @@ const UTF8 = { keyEncoding: 'utf8', valueEncoding: 'utf8' } as const
 export class FeedStore {
   readonly db: FeedDb
   readonly cursor: LevelCursorStore
+  /** Newest items per author, for the following feed; the indexer invalidates (author-heads.ts). */
+  readonly heads: AuthorHeads
   readonly #subs: { [name in SublevelName]: FeedSublevel }
 
   private constructor(db: FeedDb) {
@@ -39,6 +42,7 @@ export class FeedStore {
     const subs = {} as { [name in SublevelName]: FeedSublevel }
     for (const name of SUBLEVELS) subs[name] = db.sublevel<string, string>(name, UTF8)
     this.#subs = subs
+    this.heads = new AuthorHeads((did, n) => this.authorPage(did, null, n))
   }
 
   /** Open (creating if needed) the store in directory `path`. */

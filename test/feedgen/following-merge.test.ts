@@ -5,18 +5,21 @@
  * random page sizes gives exactly the model (a full sort by time then uri of
  * the followed active accounts' items, minus reposts of inactive accounts'
  * posts), each item once. The same holds on a store written before the
- * `authorlast` bounds existed (built on open). Plus fillPage's scan budget.
+ * `authorlast` bounds existed (built on open), with the author heads cached,
+ * and after new posts (the indexer invalidates the heads). Plus fillPage's
+ * scan budget and AuthorHeads' race rule and bound.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { encodeCbor } from '../../core/data/cbor.ts'
 import type { LexMap } from '../../core/data/cbor.ts'
 import { cidForCbor } from '../../core/data/cid.ts'
-import { FEEDGEN_HIDDEN_SCAN_MAX } from '../../core/limits.ts'
+import { FEEDGEN_AUTHOR_HEADS_MAX, FEEDGEN_HIDDEN_SCAN_MAX } from '../../core/limits.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import type { ConsumerEvent } from '../../feedgen/consumer/events.ts'
 import { fillPage } from '../../feedgen/feeds/fill-page.ts'
 import { feed as following } from '../../feedgen/feeds/following.ts'
+import { AuthorHeads } from '../../feedgen/indexer/author-heads.ts'
 import { FeedIndexer } from '../../feedgen/indexer/indexer.ts'
 import { FeedStore } from '../../feedgen/indexer/store.ts'
 import { tempDir } from '../helpers/plc.ts'
@@ -45,8 +48,8 @@ function world(rng: Rng): { events: ConsumerEvent[]; viewer: Did; expected: Item
   const inactive = new Set(accounts.filter(() => rng.next() < 0.2))
   const posts: Array<{ uri: string; cid: string; author: Did }> = []
   const items: Item[] = []
-  for (let i = 0; i < 700; i++) {
-    const author = rng.pick(accounts)
+  for (let i = 0; i < 900; i++) {
+    const author = accounts[rng.int(1 + rng.int(accounts.length))]! // skewed: a few accounts have far more than a cached head
     const createdAt = new Date(T0 + rng.int(60) * 1000).toISOString() // many equal times
     if (posts.length === 0 || rng.next() < 0.75) {
       const e = commit(author, 'app.bsky.feed.post', `p${i}`, { $type: 'app.bsky.feed.post', text: `t ${i}`, createdAt })
@@ -83,6 +86,15 @@ async function walk(store: FeedStore, viewer: Did, rng: Rng): Promise<Item[]> {
   throw new Error('the walk did not end')
 }
 
+const authorCounts = (items: Item[]): Map<string, number> => {
+  const counts = new Map<string, number>()
+  for (const it of items) counts.set(it.uri.split('/')[2]!, (counts.get(it.uri.split('/')[2]!) ?? 0) + 1)
+  return counts
+}
+/** A followed, active account with more items than a cached head holds (or null). */
+const followedHeavy = (items: Item[]): Did | null => ([...authorCounts(items)].find(([, n]) => n > 20)?.[0] as Did | undefined) ?? null
+const followedLight = (items: Item[]): Did | null => ([...authorCounts(items)].find(([, n]) => n < 5)?.[0] as Did | undefined) ?? null
+
 const shape = (items: Item[]): string[] => items.map((i) => `${i.post} ${i.repost ?? '-'}`)
 
 test('seeded: paging the following feed gives the model, each item once, with bounds fresh and rebuilt', { timeout: 30_000 }, async () => {
@@ -96,6 +108,19 @@ test('seeded: paging the following feed gives the model, each item once, with bo
       const indexer = new FeedIndexer(store)
       for (const e of events) await indexer.handle(e, { cursorIfDone: () => null })
       assert.deepEqual(shape(await walk(store, viewer, rng)), shape(expected), `seed ${s}, fresh`)
+      assert.deepEqual(shape(await walk(store, viewer, rng)), shape(expected), `seed ${s}, cached heads`)
+      // New posts by heavy and light accounts after the heads are cached: the indexer invalidates them.
+      for (const [k, author] of [followedHeavy(expected), followedLight(expected)].entries()) {
+        if (author === null) continue
+        const createdAt = new Date(T0 + 61_000 + k).toISOString() // newest of all: inside every cached head
+        const e = commit(author, 'app.bsky.feed.post', `late${k}`, { $type: 'app.bsky.feed.post', text: 'late', createdAt })
+        await indexer.handle(e, { cursorIfDone: () => null })
+        const uri = `at://${author}/app.bsky.feed.post/late${k}`
+        expected.push({ time: Date.parse(createdAt), uri, post: uri, repost: null })
+      }
+      expected.sort((a, b) => (a.time !== b.time ? b.time - a.time : a.uri < b.uri ? 1 : -1))
+      assert.deepEqual(shape(await walk(store, viewer, rng)), shape(expected), `seed ${s}, after invalidation`)
+      assert.ok(store.heads.stats().hits > 0 && store.heads.stats().invalidations >= 2, JSON.stringify(store.heads.stats()))
 
       // A store from before the bounds: no marker, no bounds. Opening rebuilds them.
       await store.sub('meta').clear()
@@ -124,4 +149,36 @@ test('fillPage: hidden items move the position; the scan budget ends a page earl
   assert.deepEqual(odd, { items: [0, 2, 4, 6, 8], cursorAt: 8 })
   const short = await fillPage(async (n) => [1, 2, 3].slice(0, Math.min(n, 3)), async (items) => items.map(() => false), 5)
   assert.deepEqual(short, { items: [1, 2, 3], cursorAt: null })
+})
+
+test('AuthorHeads: a load that raced an invalidation is not kept; at most FEEDGEN_AUTHOR_HEADS_MAX authors, least recently used out first', async () => {
+  const loads: string[] = []
+  let release: (() => void) | null = null
+  const heads = new AuthorHeads(async (d, n) => {
+    loads.push(d)
+    if (d === 'did:plc:slow' && loads.length === 1) await new Promise<void>((resolve) => (release = resolve))
+    return n > 0 ? [{ time: loads.length, uri: `at://${d}/app.bsky.feed.post/x`, repostOf: null }] : []
+  })
+  const slow = heads.get('did:plc:slow')
+  await new Promise((resolve) => setImmediate(resolve))
+  heads.invalidate('did:plc:slow') // a write landed while the load read the old state
+  release!()
+  assert.equal((await slow).complete, true)
+  await heads.get('did:plc:slow')
+  assert.deepEqual(loads, ['did:plc:slow', 'did:plc:slow'], 'the raced load was not cached')
+  await heads.get('did:plc:slow')
+  assert.equal(loads.length, 2, 'the second load was cached')
+
+  for (let i = 0; i < FEEDGEN_AUTHOR_HEADS_MAX + 1; i++) {
+    await heads.get(`did:plc:n${i}`)
+    if (i === FEEDGEN_AUTHOR_HEADS_MAX - 10) await heads.get('did:plc:n0') // recently used again
+  }
+  assert.equal(heads.stats().entries, FEEDGEN_AUTHOR_HEADS_MAX)
+  const before = loads.length
+  await heads.get('did:plc:n0') // kept: used recently
+  await heads.get(`did:plc:n${FEEDGEN_AUTHOR_HEADS_MAX}`) // kept: the newest
+  assert.equal(loads.length, before)
+  await heads.get('did:plc:n1') // out: the least recently used after the first one
+  await heads.get('did:plc:slow') // out: the oldest
+  assert.equal(loads.length, before + 2)
 })
