@@ -4,11 +4,13 @@
  * prevData) and #sync, in that order and with consecutive seqs; every later
  * write is exactly one #commit that verifies on its own by inversion
  * (core/repo/verify-commit-event.ts) against the account's key, chains to
- * the previous one (since = previous rev, prevData = previous data), and a
- * no-op put emits nothing. Cursor replay gives the same frames.
+ * the previous one (since = previous rev, prevData = previous data) and is
+ * cross-checked with @atproto/repo (its MST inverts the ops to prevData,
+ * `verifyProofs` accepts every op), and a no-op put emits nothing. Cursor replay gives the same frames.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { verifyProofs, type RecordCidClaim } from '@atproto/repo'
 import WebSocket from 'ws'
 import { decodeCommit } from '../../core/repo/commit.ts'
 import { decodeCarWithSingleRoot } from '../../core/repo/car/decode.ts'
@@ -16,6 +18,7 @@ import { verifyCommitEvent, verifySyncEvent } from '../../core/repo/verify-commi
 import { parseFrame } from '../../core/stream/event-parse.ts'
 import type { StreamMessage } from '../../core/stream/events.ts'
 import type { Did } from '../../core/syntax/did.ts'
+import { refInvert } from '../helpers/repo-writes.ts'
 import { createTestAccount, startPlcForPds, startTestPds, xrpc, type TestPds } from '../helpers/pds.ts'
 import type { TestPlc } from '../helpers/plc.ts'
 
@@ -50,6 +53,23 @@ function subscribe(pds: TestPds, cursor?: number): Promise<Collector> {
     ws.once('open', () => resolve(collector))
     ws.once('error', reject)
   })
+}
+
+/**
+ * The same #commit through @atproto/repo: its MST, loaded from the event's
+ * blocks only, undoes the ops back to `prevData`, and `verifyProofs`
+ * (signature + inclusion/exclusion proofs) accepts every op as a claim.
+ */
+async function crossCheck(event: Extract<StreamMessage, { t: '#commit' }>, key: string): Promise<void> {
+  const data = decodeCommit(decodeCarWithSingleRoot(event.blocks).blocks.get(event.commit) as Uint8Array).data
+  assert.equal(await refInvert(event.blocks, data, event.ops), event.prevData?.toString(), '@atproto/repo inverts to prevData')
+  const claims = event.ops.map((op) => {
+    const [collection, rkey] = op.path.split('/') as [string, string]
+    return { collection, rkey, cid: (op.cid as unknown as RecordCidClaim['cid']) ?? null }
+  })
+  const proofs = await verifyProofs(event.blocks, claims, event.repo, key)
+  assert.equal(proofs.unverified.length, 0, '@atproto/repo verifies every op')
+  assert.equal(proofs.verified.length, event.ops.length)
 }
 
 async function signingKey(pds: TestPds, did: string): Promise<string> {
@@ -109,6 +129,7 @@ describe('PDS firehose (subscribeRepos)', () => {
       const prevCommit = decodeCommit(decodeCarWithSingleRoot(previous.blocks).blocks.get(previous.commit) as Uint8Array)
       assert.ok(event.prevData?.equals(prevCommit.data))
       assert.equal(event.seq, previous.seq + (previous === commit ? 2 : 1))
+      await crossCheck(event, key)
       previous = event
     }
     // A put of the identical record changes nothing and emits nothing.
