@@ -33,7 +33,7 @@ function oneLine(text: string): string {
 /** `[name, message]` of the line printed for `err`. */
 export function describeError(err: unknown): { name: string; message: string; bug: boolean } {
   if (err instanceof XrpcClientError) return { name: err.error, message: err.message, bug: false }
-  if (err instanceof AtfedError) return { name: err.name, message: err.message, bug: false }
+  if (err instanceof AtfedError) return { name: err.name, message: withCause(err.message, err.cause), bug: false }
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
@@ -42,6 +42,14 @@ export function describeError(err: unknown): { name: string; message: string; bu
     return { name: err.name || 'Error', message: err.message, bug: true }
   }
   return { name: 'Error', message: String(err), bug: true }
+}
+
+/** Our error wrapping a system error (`ListenFailed` around EADDRINUSE): the line names both. */
+function withCause(message: string, cause: unknown): string {
+  if (!(cause instanceof Error) || cause instanceof AtfedError) return message
+  const code = (cause as { code?: unknown }).code
+  if (typeof code !== 'string' || message.includes(code)) return message
+  return `${message} (${cause.message.startsWith(code) ? cause.message : `${code}: ${cause.message}`})`
 }
 
 /** Prints the one line for `err` (and the stack with ATFED_DEBUG=1); returns the exit code. */

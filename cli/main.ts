@@ -90,7 +90,8 @@ export async function buildProgram(load: readonly string[] | 'all'): Promise<Com
   const stubTerms = new Map<Command, string>()
   for (const entry of COMMANDS) {
     if (load === 'all' || load.includes(entry.name)) {
-      ;(await entry.load())(program)
+      const register = await entry.load()
+      register(program)
     } else if (!program.commands.some((c) => c.name() === entry.name)) {
       stubTerms.set(program.command(entry.name).description(entry.description), entry.term)
     }

@@ -93,6 +93,10 @@ test('describeError: the server name, our name, the system code, a bug', () => {
     name: 'RepoNotFound', message: 'Could not find repo', bug: false,
   })
   assert.deepEqual(describeError(new AtfedError('InvalidCar', 'bad')), { name: 'InvalidCar', message: 'bad', bug: false })
+  const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:80'), { code: 'EADDRINUSE' })
+  assert.deepEqual(describeError(new AtfedError('ListenFailed', 'cannot listen on 127.0.0.1:80', { cause: inUse })), {
+    name: 'ListenFailed', message: 'cannot listen on 127.0.0.1:80 (listen EADDRINUSE: address already in use 127.0.0.1:80)', bug: false,
+  })
   const enoent = Object.assign(new Error("ENOENT: no such file or directory, open 'x'"), { code: 'ENOENT' })
   assert.deepEqual(describeError(enoent), { name: 'ENOENT', message: "no such file or directory, open 'x'", bug: false })
   assert.deepEqual(describeError(new TypeError('x is undefined')), { name: 'TypeError', message: 'x is undefined', bug: true })

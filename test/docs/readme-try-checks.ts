@@ -125,6 +125,34 @@ export const TRY_CHECKS: readonly TryCheck[] = [
     },
   },
   {
+    command: /^pw=\$\(node -p 'require\("\.\/data\/dev\.json"\)\.adminPassword'\)$/,
+    check(out) {
+      assert.equal(out.stdout.trim(), '', 'an assignment prints nothing')
+    },
+  },
+  {
+    command: /^npx atfed account list --pds http:\/\/localhost:2583 --admin-password "\$pw"$/,
+    check(out) {
+      const handles = jsonLines(out).map((a) => a.handle)
+      for (const handle of ['alice.test', 'carol.test']) assert.ok(handles.includes(handle), `${handle} in ${handles.join(', ')}`)
+      assert.ok(!handles.includes('bob.test'), 'bob is on PDS 2')
+    },
+  },
+  {
+    command: /^npx atfed admin invites create --pds http:\/\/localhost:2583 --admin-password "\$pw"$/,
+    check(out) {
+      assert.match(out.stdout, /^[A-Za-z0-9.-]+-[A-Za-z0-9-]+\n$/, 'one invite code')
+    },
+  },
+  {
+    command: /^npx atfed admin hosts list --password "\$pw"$/,
+    check(out) {
+      const hosts = jsonLines(out)
+      assert.deepEqual(hosts.map((h) => h.hostname).sort(), ['localhost:2583', 'localhost:2584'])
+      for (const h of hosts) assert.equal(h.status, 'active')
+    },
+  },
+  {
     command: /^npx atfed did resolve "\$did" --plc http:\/\/127\.0\.0\.1:2582 --allow-private$/,
     check(out, ctx) {
       const identity = one(out)
