@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { verifyRepoCar } from '@atproto/repo'
+import { XRPC_JSON_BODY_BYTES_MAX, XRPC_WRITE_JSON_BODY_BYTES_MAX } from '../../core/limits.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { createTestAccount, startPlcForPds, startTestPds, xrpc, type TestPds } from '../helpers/pds.ts'
 import type { TestPlc } from '../helpers/plc.ts'
@@ -52,6 +53,33 @@ describe('PDS repo routes', () => {
       assert.equal(res.body.error, 'InvalidRecord', name)
       assert.match(res.body.message, message, name)
     }
+  })
+
+  it('answers 413 PayloadTooLarge one byte past the JSON body limits (1,000,000 for record writes, 150 KB otherwise)', { timeout: 30_000 }, async () => {
+    const sized = (bytes: number, extra: Record<string, unknown> = {}) => {
+      const shell = { repo: alice.did, collection: 'com.example.big', validate: false, ...extra, record: { data: '' } }
+      const body = { ...shell, record: { data: 'x'.repeat(bytes - JSON.stringify(shell).length) } }
+      assert.equal(JSON.stringify(body).length, bytes)
+      return body
+    }
+    const send = (nsid: string, body: unknown) =>
+      fetch(`${pds.publicUrl}/xrpc/${nsid}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.accessJwt}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as { error: string } }))
+    // The record block stays under RECORD_BLOCK_BYTES_MAX: the body limit is what is tested.
+    const atLimit = await send('com.atproto.repo.createRecord', sized(XRPC_WRITE_JSON_BODY_BYTES_MAX - 1_000))
+    assert.equal(atLimit.status, 200, JSON.stringify(atLimit.body))
+    const over = await send('com.atproto.repo.createRecord', sized(XRPC_WRITE_JSON_BODY_BYTES_MAX + 1))
+    assert.deepEqual([over.status, over.body.error], [413, 'PayloadTooLarge'])
+    const putOver = await send('com.atproto.repo.putRecord', sized(XRPC_WRITE_JSON_BODY_BYTES_MAX + 1, { rkey: 'big' }))
+    assert.deepEqual([putOver.status, putOver.body.error], [413, 'PayloadTooLarge'])
+    const loginOver = { identifier: 'alice.test', password: 'x'.repeat(XRPC_JSON_BODY_BYTES_MAX) }
+    const login = await send('com.atproto.server.createSession', loginOver)
+    assert.deepEqual([login.status, login.body.error], [413, 'PayloadTooLarge'])
+    const loginAt = { identifier: 'alice.test', password: 'x'.repeat(XRPC_JSON_BODY_BYTES_MAX - 100) }
+    assert.equal((await send('com.atproto.server.createSession', loginAt)).status, 401, 'just under the limit: read, then refused as a wrong login')
   })
 
   it('validates known lexicons by default, passes unknown ones, skips with validate: false', async () => {
