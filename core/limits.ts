@@ -344,6 +344,8 @@ export const FEEDGEN_FOLLOWS_SCAN_MAX = 1_000
 /** The following feed's in-memory author heads (feedgen/indexer/author-heads.ts): newest items kept per author, and authors kept. */
 export const FEEDGEN_AUTHOR_HEAD_ITEMS = 16
 export const FEEDGEN_AUTHOR_HEADS_MAX = 50_000
+/** Viewers whose follow lists the following feed keeps in memory (invalidated on their follow writes). */
+export const FEEDGEN_FOLLOWS_CACHED_MAX = 10_000
 /** Items a feed page looks at beyond its limit to skip hidden ones (inactive accounts); at this many it ends the page early with a cursor. */
 export const FEEDGEN_HIDDEN_SCAN_MAX = 1_000
 /** Likes the `popular` feed counts per ranking (newest first within the window) and posts it keeps ranked. */

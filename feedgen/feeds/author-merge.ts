@@ -6,8 +6,9 @@
  * order, refilling an account's buffer from its range only when the page
  * reaches it.
  *
- * Ranges open lazily. Each account's `authorlast` (keys.ts: an upper bound
- * on its newest item's time, read for all follows in one getMany) caps what
+ * Ranges open lazily. Each account's bound (its cached head's newest time,
+ * else `authorlast`, keys.ts: an upper bound on its newest item's time,
+ * read for the rest in one getMany) caps what
  * it can contribute, so accounts wait, highest bound first, and a range is
  * opened only once the merge's next item is not newer than that bound. An
  * account without a bound has nothing indexed and is never opened (a store
@@ -49,6 +50,24 @@ function newer(a: AuthorItem, b: AuthorItem): boolean {
   return a.time !== b.time ? a.time > b.time : a.uri > b.uri
 }
 
+/**
+ * Each account's bound: from its cached head when there is one (the newest
+ * item's time exactly; none when the head is empty and complete), else
+ * `authorlast`, one getMany for the rest.
+ */
+async function authorBounds(db: FeedStore, dids: readonly string[]): Promise<Array<number | undefined>> {
+  const out: Array<number | undefined> = new Array(dids.length)
+  const unknown: number[] = []
+  dids.forEach((did, i) => {
+    const head = db.heads.peek(did)
+    if (head === undefined) unknown.push(i)
+    else out[i] = head.items[0]?.time
+  })
+  const read = await db.authorBounds(unknown.map((i) => dids[i]!))
+  unknown.forEach((i, j) => (out[i] = read[j]))
+  return out
+}
+
 export class AuthorMerge {
   readonly #db: FeedStore
   readonly #before: TimeCursor | null
@@ -65,7 +84,7 @@ export class AuthorMerge {
   }
 
   static async open(db: FeedStore, dids: readonly string[], before: TimeCursor | null): Promise<AuthorMerge> {
-    const bounds = await db.authorBounds(dids)
+    const bounds = await authorBounds(db, dids)
     const cap = before?.time ?? Infinity
     const waiting: Waiting[] = []
     dids.forEach((did, i) => {

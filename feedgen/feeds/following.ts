@@ -4,7 +4,7 @@
  * one it is 401 `AuthRequired`.
  *
  * Fan-out on read: the viewer's follows (at most FEEDGEN_FOLLOWS_SCAN_MAX,
- * minus accounts that are not active) are merged newest first by a k-way
+ * cached per viewer in memory, minus accounts that are not active) are merged newest first by a k-way
  * merge of their author ranges (author-merge.ts), which reads only as deep
  * into each account as the page needs. A repost is served as the reposted
  * post with a `skeletonReasonRepost`; a repost of an inactive account's
@@ -12,7 +12,6 @@
  * item looked at (the post's or the repost's own uri), which orders items
  * of every author.
  */
-import { FEEDGEN_FOLLOWS_SCAN_MAX } from '../../core/limits.ts'
 import { XrpcError } from '../../core/xrpc/errors.ts'
 import type { AuthorItem } from '../indexer/store.ts'
 import { AuthorMerge } from './author-merge.ts'
@@ -32,7 +31,7 @@ export const feed: FeedModule = {
   async handler({ db, viewer, limit, cursor }) {
     if (viewer === null) throw new XrpcError(401, 'AuthRequired', 'this feed is personalised: sign in')
     const before = parseTimeCursor(cursor)
-    const follows = await db.follows(viewer, FEEDGEN_FOLLOWS_SCAN_MAX)
+    const follows = await db.followsCached(viewer)
     const inactive = await db.inactiveAmong(follows)
     const merge = await AuthorMerge.open(db, inactive.size === 0 ? follows : follows.filter((did) => !inactive.has(did)), before)
     try {

@@ -18,7 +18,8 @@
  * twice.
  *
  * After a write that adds or removes a post or repost, the author's cached
- * head (author-heads.ts) is invalidated.
+ * head (author-heads.ts) is invalidated; after a follow write, the
+ * account's cached follow list (store.ts).
  *
  * Atomic: one event's writes, together with the consumer's cursor when it is
  * safe (`ctx.cursorIfDone()`), go in one `level` batch. Events without any
@@ -99,6 +100,7 @@ export class FeedIndexer {
     }
     const written = await this.#write(batch, ctx)
     if (event.ops.some((op) => op.collection === 'app.bsky.feed.post' || op.collection === 'app.bsky.feed.repost')) this.#store.heads.invalidate(event.did)
+    if (event.ops.some((op) => op.collection === 'app.bsky.graph.follow')) this.#store.followsCache.invalidate(event.did)
     return written
   }
 
@@ -239,6 +241,7 @@ export class FeedIndexer {
     }
     await this.#store.sub('authorlast').del(did)
     this.#store.heads.invalidate(did)
+    this.#store.followsCache.invalidate(did)
     this.#stats.accountsPurged++
   }
 }

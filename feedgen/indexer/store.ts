@@ -13,6 +13,8 @@ import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { LevelCursorStore } from '../consumer/cursor-store.ts'
 import { AuthorHeads } from './author-heads.ts'
+import { KeyedCache } from './keyed-cache.ts'
+import { FEEDGEN_FOLLOWS_CACHED_MAX, FEEDGEN_FOLLOWS_SCAN_MAX } from '../../core/limits.ts'
 import { joinKey, lastPart, prefixRange, repoRowRange, SEP, SUBLEVELS, timeKey } from './keys.ts'
 import type { FollowRow, PostRow, SublevelName, SubjectRow } from './keys.ts'
 
@@ -34,6 +36,8 @@ export class FeedStore {
   readonly cursor: LevelCursorStore
   /** Newest items per author, for the following feed; the indexer invalidates (author-heads.ts). */
   readonly heads: AuthorHeads
+  /** Whom each viewer follows (`follows` answers), for the following feed; the indexer invalidates. */
+  readonly followsCache = new KeyedCache<string[]>(FEEDGEN_FOLLOWS_CACHED_MAX)
   readonly #subs: { [name in SublevelName]: FeedSublevel }
 
   private constructor(db: FeedDb) {
@@ -156,6 +160,11 @@ export class FeedStore {
   async follows(did: string, max: number): Promise<string[]> {
     const subjects = await this.#subs.follows.values({ ...prefixRange(did), limit: max }).all()
     return [...new Set(subjects)]
+  }
+
+  /** `follows(did, FEEDGEN_FOLLOWS_SCAN_MAX)` through the cache (read-only: do not modify the array). */
+  async followsCached(did: string): Promise<readonly string[]> {
+    return await this.followsCache.get(did, () => this.follows(did, FEEDGEN_FOLLOWS_SCAN_MAX))
   }
 
   /** Keys of a repo's rows in a uri-keyed sublevel, at most `max` (account deletion works in chunks). */
