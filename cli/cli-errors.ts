@@ -49,7 +49,7 @@ function withCause(message: string, cause: unknown): string {
   if (!(cause instanceof Error) || cause instanceof AtfedError) return message
   const code = (cause as { code?: unknown }).code
   if (typeof code !== 'string' || message.includes(code)) return message
-  return `${message} (${cause.message.startsWith(code) ? cause.message : `${code}: ${cause.message}`})`
+  return `${message} (${cause.message.includes(code) ? cause.message : `${code}: ${cause.message}`})`
 }
 
 /** Prints the one line for `err` (and the stack with ATFED_DEBUG=1); returns the exit code. */
