@@ -714,6 +714,12 @@ export const JETSTREAM_LOG_LIVE_RETRY_MS = 250
 export const JETSTREAM_LOG_LIVE_PULL_MS = 2_000
 /** JetStream log: missed heartbeats in a row after which the live reader drops its consumer and makes a new one. */
 export const JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX = 2
+/** JetStream log: how often the live reader is checked for a stall (the stream known to be ahead, nothing arriving). */
+export const JETSTREAM_LOG_LIVE_CHECK_MS = 1_000
+/** JetStream log: stalled checks in a row after which the live reader's consumer is dropped and made again. */
+export const JETSTREAM_LOG_LIVE_STALL_CHECKS = 2
+/** JetStream log: longest wait for an acknowledged append to be seen by the live reader ('EventLogStalled' after). */
+export const JETSTREAM_LOG_VISIBLE_WAIT_MS_MAX = 60_000
 /** Relay cluster: a host lease lives this long without renewal; a dead ingest worker's hosts move after it. */
 export const RELAY_CLUSTER_LEASE_TTL_MS = 10_000
 /** Relay cluster: lease renewals (and lease rounds) per lease TTL. */
@@ -722,3 +728,11 @@ export const RELAY_CLUSTER_LEASE_ROUNDS_PER_TTL = 4
 export const RELAY_CLUSTER_CATCH_UP_MS_MAX = 10_000
 /** Relay cluster: KV operations (get, put, create, update) time out after this. */
 export const RELAY_CLUSTER_KV_TIMEOUT_MS = 5_000
+/** Relay cluster: keys (accounts + hosts) waiting to be written to the KV buckets before the sequencer waits for them. */
+export const RELAY_CLUSTER_STATE_PENDING_MAX = 100_000
+/** Relay cluster: KV writes in flight at once from one process. */
+export const RELAY_CLUSTER_STATE_WRITES_IN_FLIGHT = 256
+/** Relay cluster: longest pause between retries of failed KV writes (doubling from 100 ms). */
+export const RELAY_CLUSTER_STATE_RETRY_MS_MAX = 2_000
+/** Relay cluster: longest wait, when handing a host over, for its last state to reach the buckets. */
+export const RELAY_CLUSTER_HANDOVER_DRAIN_MS_MAX = 10_000

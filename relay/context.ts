@@ -92,7 +92,7 @@ function newResolver(config: RelayConfig, tuning: Partial<RelayTuning>): Identit
 /** The sequencer, the resync machinery and the ingest deps, wired to each other. */
 function buildIngest(core: Core, onFatal: (err: unknown) => void): { sequencer: Sequencer; resync: Resyncer; ingest: IngestDeps } {
   const { config, tuning, db, log, hosts, accounts, resolver, verifier, logLine } = core
-  const afterWrite = async (ops: readonly RelayBatchOp[]): Promise<void> => core.clusterRef.cluster?.shared.mirror(ops)
+  const afterWrite = async (ops: readonly RelayBatchOp[]): Promise<void> => core.clusterRef.cluster?.shared.mirror(ops) ?? undefined
   const sequencer = new Sequencer({ db, log, logJoinsBatch: core.relayLog.joinsBatch, stores: [hosts, accounts], sync: tuning.fsync ?? true, onFatal, afterWrite, ...pick(tuning, ['flushMs']) })
   const emit = (events: UnsequencedEvent[]): void => void sequencer.submit(events)
   const lazy: { ingest: IngestDeps | null } = { ingest: null }
@@ -154,6 +154,7 @@ export async function createRelayContext(config: RelayConfig, options: RelayCont
   const { sequencer, resync, ingest } = buildIngest(core, (err) => {
     logLine(`relay: event log write failed, ingest stopped: ${String(err)}`)
     if (ctxRef.ctx !== null) ctxRef.ctx.fatal = err
+    void ctxRef.ctx?.cluster?.leases?.close() // a cluster worker hands its hosts over instead of holding them idle
   })
   const probe = options.probe ?? describeServerProbe({ dev: config.dev })
   const { slurper, crawler } = buildHostSide(core, ingest, probe)

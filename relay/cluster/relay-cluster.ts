@@ -15,7 +15,7 @@
  * and is leased by some ingest worker on its next round.
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { RELAY_CLUSTER_LEASE_TTL_MS } from '../../core/limits.ts'
+import { RELAY_CLUSTER_HANDOVER_DRAIN_MS_MAX, RELAY_CLUSTER_LEASE_TTL_MS } from '../../core/limits.ts'
 import type { AccountStore } from '../accounts.ts'
 import type { RelayRole } from '../config.ts'
 import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
@@ -76,6 +76,7 @@ export class RelayCluster {
         onLost: async (host) => {
           await slurper.unsubscribe(host)
           await sequencer.flush().catch(() => {})
+          if (!(await shared.drain(RELAY_CLUSTER_HANDOVER_DRAIN_MS_MAX))) logLine(`relay cluster: handing ${host} over before its last state reached the buckets`)
         },
         logLine,
       })

@@ -25,8 +25,10 @@
  *   and the stream's de-duplication (`<did>/<rev>`) drops them.
  * - `catchUp` bounds the wait for the watch to reach a bucket's last
  *   revision (taking over right after another worker's last mirror).
- * - Mirror failures are logged, not fatal: a bucket that lags only makes a
- *   takeover re-verify more (see above); the next batch writes again.
+ * - Writes leave the ingest path (state-writer.ts): a bucket electing a
+ *   new leader must not stall the firehose. A bucket that lags only makes
+ *   a takeover re-verify more (see above); a hand-over waits for the
+ *   writes (`drain`, bounded) before it lets the lease go.
  */
 import { Kvm } from '@nats-io/kv'
 import type { KV, KvEntry } from '@nats-io/kv'
@@ -38,6 +40,7 @@ import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
 import type { HostName } from '../hosts/host-name.ts'
 import type { RelayBatchOp } from '../relay-db.ts'
 import { keyOf } from './kv-names.ts'
+import { StateWriter } from './state-writer.ts'
 import type { ClusterBuckets } from './kv-names.ts'
 
 export type SharedStateOptions = {
@@ -64,10 +67,12 @@ export class SharedState {
   readonly #hostJson = new Map<HostName, string>()
   readonly #applied: Record<Bucket, number> = { hosts: 0, accounts: 0 }
   readonly #watchers: Stopper[] = []
+  readonly #writer: StateWriter
 
   private constructor(options: SharedStateOptions, kv: Record<Bucket, KV>) {
     this.#options = options
     this.#kv = kv
+    this.#writer = new StateWriter(kv, options.logLine)
   }
 
   static async open(nc: NatsConnection, options: SharedStateOptions): Promise<SharedState> {
@@ -145,36 +150,43 @@ export class SharedState {
     return this.#options.hosts.get(host)
   }
 
-  /** Write a sequencer batch's host records and account states this process owns (see the header). */
-  async mirror(ops: readonly RelayBatchOp[]): Promise<void> {
-    const writes: Promise<unknown>[] = []
+  /**
+   * Queue a sequencer batch's host records and account states this process
+   * owns for the buckets (see the header); a promise only when too many
+   * keys already wait (the sequencer waits on it).
+   */
+  mirror(ops: readonly RelayBatchOp[]): Promise<void> | null {
     for (const op of ops) {
       if (op.type !== 'put') continue
       const prefix = (op as { sublevel?: { prefix?: string } }).sublevel?.prefix
       const value = op.value as string
-      if (prefix === '!hosts!') writes.push(this.#mirrorHost(op.key as HostName, value))
+      if (prefix === '!hosts!') this.#mirrorHost(op.key as HostName, value)
       else if (prefix === '!accounts!' && this.#options.owns((JSON.parse(value) as { host: HostName }).host)) {
-        writes.push(this.#kv.accounts.put(keyOf(op.key as string), value))
+        this.#writer.enqueueAccount(keyOf(op.key as string), value)
       }
     }
-    const results = await Promise.allSettled(writes)
-    const failed = results.filter((r) => r.status === 'rejected').length
-    if (failed > 0) this.#options.logLine(`relay cluster: ${failed} shared-state writes failed (retried with the next change)`)
+    return this.#writer.backpressure()
   }
 
-  async #mirrorHost(host: HostName, json: string): Promise<void> {
+  #mirrorHost(host: HostName, json: string): void {
     const known = this.#hostJson.get(host)
     if (known === json) return
     if (this.#options.owns(host)) {
-      await this.#kv.hosts.put(keyOf(host), json)
       this.#hostJson.set(host, json)
+      this.#writer.enqueueHost(keyOf(host), json, 'put')
     } else if (known === undefined) {
       this.#hostJson.set(host, json)
-      await this.#kv.hosts.create(keyOf(host), json).catch(() => {}) // someone else was first: theirs stands
+      this.#writer.enqueueHost(keyOf(host), json, 'create') // someone else was first: theirs stands
     }
   }
 
+  /** Wait (at most `ms`) until every queued write reached the buckets. */
+  drain(ms: number): Promise<boolean> {
+    return this.#writer.drain(ms)
+  }
+
   close(): void {
+    this.#writer.close()
     for (const watcher of this.#watchers.splice(0)) watcher.stop()
   }
 }

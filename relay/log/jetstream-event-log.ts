@@ -27,6 +27,16 @@
  * - An event cannot be durable ahead of a lower unsettled seq (publishing IS
  *   sequencing), so a crash loses un-acknowledged appends instead of
  *   publishing them after a restart; nothing acknowledged is lost.
+ * - The live consumer can stall without an error after a NATS node is lost
+ *   (seen on a 3-node cluster: no messages, no missed-heartbeat status,
+ *   while the stream moves on). A check every JETSTREAM_LOG_LIVE_CHECK_MS
+ *   restarts it after the last seq seen when the stream is known to be
+ *   ahead (an acknowledged append not yet seen, or the stream's last seq
+ *   from the floor refresh) and nothing arrived for
+ *   JETSTREAM_LOG_LIVE_STALL_CHECKS checks; `append` waits at most
+ *   JETSTREAM_LOG_VISIBLE_WAIT_MS_MAX for its events to be seen, then fails
+ *   with 'EventLogStalled' (the relay stops taking events: a bounded
+ *   failure instead of a hang).
  * - `trim` purges by the `Atfed-Time` header (the log's clock); times from
  *   several writers may be slightly out of order, which only keeps an
  *   expired event a little longer. `floorSeq` is refreshed from the stream
@@ -36,7 +46,16 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { AtfedError, assert } from '../../core/errors.ts'
-import { EVENT_LOG_APPEND_EVENTS_MAX, EVENT_LOG_READ_EVENTS_MAX, EVENT_LOG_TAIL_BYTES_MAX, EVENT_LOG_TAIL_FRAMES_MAX, JETSTREAM_LOG_FLOOR_REFRESH_MS } from '../../core/limits.ts'
+import {
+  EVENT_LOG_APPEND_EVENTS_MAX,
+  EVENT_LOG_READ_EVENTS_MAX,
+  EVENT_LOG_TAIL_BYTES_MAX,
+  EVENT_LOG_TAIL_FRAMES_MAX,
+  JETSTREAM_LOG_FLOOR_REFRESH_MS,
+  JETSTREAM_LOG_LIVE_CHECK_MS,
+  JETSTREAM_LOG_LIVE_STALL_CHECKS,
+  JETSTREAM_LOG_VISIBLE_WAIT_MS_MAX,
+} from '../../core/limits.ts'
 import { EventLogTail } from '../../core/stream/event-log-tail.ts'
 import type { AppendListener, AppendOptions, EventLog, LoggedFrame, PendingAppend } from '../../core/stream/event-log.ts'
 import { encodeEventFrame, withSeq } from '../../core/stream/events.ts'
@@ -70,6 +89,13 @@ export class JetStreamEventLog implements EventLog {
   readonly #waiters: { seq: number; resolve: () => void }[] = []
   readonly #live: LiveReader
   readonly #floorTimer: NodeJS.Timeout
+  readonly #liveTimer: NodeJS.Timeout
+  /** The highest seq the stream is known to hold (acks, stream info). */
+  #knownLast: number
+  #seenAtCheck = -1
+  #stalledChecks = 0
+  /** Times the live consumer was restarted because it stalled. */
+  liveRestarts = 0
   #allocated: number
   #published: number
   #floor: number
@@ -90,6 +116,9 @@ export class JetStreamEventLog implements EventLog {
     this.#live = startLiveReader(init.js, { stream: init.stream, lastSeen: () => this.#published, onMessage: (seq, frame) => this.#onLive(seq, frame) })
     this.#floorTimer = setInterval(() => void this.refreshFloor().catch(() => {}), JETSTREAM_LOG_FLOOR_REFRESH_MS)
     this.#floorTimer.unref()
+    this.#knownLast = init.last
+    this.#liveTimer = setInterval(() => this.#checkLive(), JETSTREAM_LOG_LIVE_CHECK_MS)
+    this.#liveTimer.unref()
   }
 
   /** Open (creating the stream if needed) on a connection the caller owns. */
@@ -135,8 +164,25 @@ export class JetStreamEventLog implements EventLog {
   async append(events: readonly UnsequencedEvent[], options: AppendOptions = {}): Promise<number[]> {
     const { done } = this.#newEntry(events, options, 'committed')
     const seqs = await done
-    await this.#waitPublished(Math.max(...seqs))
+    const last = Math.max(...seqs)
+    this.#knownLast = Math.max(this.#knownLast, last)
+    await this.#waitPublished(last)
     return seqs
+  }
+
+  /** Restart the live consumer when the stream is known to be ahead and nothing arrived for a while (module header). */
+  #checkLive(): void {
+    const behind = this.#knownLast > this.#published
+    const moved = this.#published !== this.#seenAtCheck
+    this.#seenAtCheck = this.#published
+    if (!behind || moved || this.#closed) {
+      this.#stalledChecks = 0
+      return
+    }
+    if (++this.#stalledChecks < JETSTREAM_LOG_LIVE_STALL_CHECKS) return
+    this.#stalledChecks = 0
+    this.liveRestarts++
+    this.#live.restart()
   }
 
   /** Allocate provisional seqs, encode the frames once (checks their size), queue the entry. */
@@ -183,7 +229,21 @@ export class JetStreamEventLog implements EventLog {
 
   #waitPublished(seq: number): Promise<void> {
     if (seq <= this.#published) return Promise.resolve()
-    return new Promise((resolve) => this.#waiters.push({ seq, resolve }))
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.#waiters.indexOf(waiter)
+        if (i >= 0) this.#waiters.splice(i, 1)
+        reject(new AtfedError('EventLogStalled', `seq ${seq} was acknowledged but not seen on the stream within ${JETSTREAM_LOG_VISIBLE_WAIT_MS_MAX} ms`))
+      }, JETSTREAM_LOG_VISIBLE_WAIT_MS_MAX)
+      const waiter = {
+        seq,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+      }
+      this.#waiters.push(waiter)
+    })
   }
 
   read(afterSeq: number, limit: number = EVENT_LOG_READ_EVENTS_MAX): AsyncGenerator<LoggedFrame, void, undefined> {
@@ -203,6 +263,7 @@ export class JetStreamEventLog implements EventLog {
   /** Re-read the floor (another process may have trimmed). */
   async refreshFloor(): Promise<number> {
     const info = await this.#jsm.streams.info(this.stream)
+    this.#knownLast = Math.max(this.#knownLast, info.state.last_seq)
     this.#floor = Math.max(this.#floor, floorOf(info))
     this.#tail.dropThrough(this.#floor)
     return this.#floor
@@ -224,6 +285,7 @@ export class JetStreamEventLog implements EventLog {
     this.#closed = true
     this.#listeners.clear()
     clearInterval(this.#floorTimer)
+    clearInterval(this.#liveTimer)
     await this.#live.stop()
   }
 }

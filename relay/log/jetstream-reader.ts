@@ -14,7 +14,11 @@ import { JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS, JETSTRE
 import type { LoggedFrame } from '../../core/stream/event-log.ts'
 import { TIME_HEADER } from './jetstream-stream.ts'
 
-export type LiveReader = { stop(): Promise<void> }
+export type LiveReader = {
+  /** Drop the current consumer; a new one follows after the last seq seen (a stalled consumer, see jetstream-event-log.ts). */
+  restart(): void
+  stop(): Promise<void>
+}
 
 async function deleteQuietly(consumer: Consumer): Promise<void> {
   try {
@@ -108,6 +112,7 @@ export function startLiveReader(
     }
   })()
   return {
+    restart: () => messages?.stop(),
     stop: async () => {
       stopped = true
       messages?.stop()

@@ -25,17 +25,18 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { WebSocket } from 'ws'
 import { RELAY_CLUSTER_LEASE_ROUNDS_PER_TTL, RELAY_CLUSTER_LEASE_TTL_MS } from '../../core/limits.ts'
 import { XrpcClient } from '../../core/xrpc/client.ts'
 import { startNats } from '../helpers/nats.ts'
 import type { NatsCluster } from '../helpers/nats.ts'
 import { startPlcForPds } from '../helpers/pds.ts'
-import { createWriterAccount, writeBurst } from '../helpers/pds-writers.ts'
-import type { WriterAccount } from '../helpers/pds-writers.ts'
-import { assertContiguous, assertNoDroppedRepeats, assertSameEvents, repoTimeline } from '../helpers/stream-checks.ts'
-import { collectStream, eventDid } from '../helpers/stream-collector.ts'
-import type { CollectedEvent, StreamCollector } from '../helpers/stream-collector.ts'
+import { writeBurst } from '../helpers/pds-writers.ts'
+import { assertContiguous, assertNoDroppedRepeats, assertSameEvents } from '../helpers/stream-checks.ts'
+import { collectStream } from '../helpers/stream-collector.ts'
+import type { StreamCollector } from '../helpers/stream-collector.ts'
 import { startWatchdog } from '../helpers/watchdog.ts'
+import { checkFirehose, collectAfter, untilFollowed, waitFor, writerAccounts, wsOf } from './cluster-checks.ts'
 import { startClusterNetwork } from './cluster-network.ts'
 import type { ClusterNetwork } from './cluster-network.ts'
 
@@ -53,32 +54,6 @@ function watch(collector: StreamCollector): StreamCollector {
   return collector
 }
 
-const wsOf = (httpUrl: string): string => httpUrl.replace(/^http/, 'ws') + '/xrpc/com.atproto.sync.subscribeRepos'
-const commitKeys = (c: StreamCollector): Set<string> => new Set(c.events.flatMap((e) => (e.event.t === '#commit' ? [`${e.event.repo} ${e.event.rev}`] : [])))
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await probe()
-    if (value !== null) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
-/** Canary accounts on `pds` until one reaches the firehose (hosts are read live from when they are first followed). */
-async function untilFollowed(pds: string, p: number, live: StreamCollector): Promise<void> {
-  for (let i = 0; i < 30; i++) {
-    const canary = await createWriterAccount(pds, `canary${p}x${i}.test`)
-    try {
-      return await live.until(() => live.events.some((e) => eventDid(e.event) === canary.did), `canary ${canary.handle}`, 1_500)
-    } catch {
-      // not followed yet
-    }
-  }
-  throw new Error(`the cluster never followed ${pds}`)
-}
-
 /** Kill the worker holding the most hosts; resolves with how long until the other held all of them. */
 async function killIngestWorker(net: ClusterNetwork): Promise<{ victim: number; moved: number; movedMs: number }> {
   const owners = await net.owners()
@@ -93,6 +68,26 @@ async function killIngestWorker(net: ClusterNetwork): Promise<{ victim: number; 
   return { victim, moved: counts[victim] ?? 0, movedMs: Date.now() - killedAt }
 }
 
+/** `did rev` of the commit messages a frontend's Jetstream endpoint replays from its oldest event, until all of `wanted` came (bounded). */
+async function jetstreamRevs(frontend: string, wanted: ReadonlySet<string>): Promise<Set<string>> {
+  const seen = new Set<string>()
+  const ws = new WebSocket(`${frontend.replace(/^http/, 'ws')}/subscribe?cursor=1`)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(), 15_000)
+      ws.on('error', (err) => (clearTimeout(timer), reject(err)))
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { did: string; kind: string; commit?: { rev: string } }
+        if (message.kind === 'commit' && message.commit !== undefined) seen.add(`${message.did} ${message.commit.rev}`)
+        if ([...wanted].every((k) => seen.has(k))) (clearTimeout(timer), resolve())
+      })
+    })
+  } finally {
+    ws.terminate()
+  }
+  return seen
+}
+
 test('relay cluster: 2 ingest workers, 2 frontends, 3 PDSes; kill -9 a worker and a frontend mid-burst; every commit exactly once, in order', { timeout: 160_000 }, async (t) => {
   const nats: NatsCluster = await startNats()
   const plc = await startPlcForPds()
@@ -104,15 +99,14 @@ test('relay cluster: 2 ingest workers, 2 frontends, 3 PDSes; kill -9 a worker an
     const [f0, f1] = net.serve.map((s) => s.url) as [string, string]
     const balanced = await waitFor('both workers to hold hosts', async () => {
       const owners = await net!.owners()
-      return owners.size === 3 && new Set(owners.values()).size === 2 && !owners.has('') ? owners : null
+      const who = [...owners.values()]
+      return owners.size === 3 && new Set(who).size === 2 && !who.includes(-1) ? owners : null
     }, 3 * RELAY_CLUSTER_LEASE_TTL_MS)
     t.diagnostic(`cluster up in ${Date.now() - started} ms; leases: ${JSON.stringify([...balanced])}`)
     const live = watch(collectStream(wsOf(f0), { cursor: 0 }))
     await Promise.all(net.pdsUrls.map((url, p) => untilFollowed(url, p, live)))
-    const accounts: WriterAccount[] = []
-    for (const [p, url] of net.pdsUrls.entries()) {
-      accounts.push(...(await Promise.all(Array.from({ length: ACCOUNTS_PER_PDS }, (_, i) => createWriterAccount(url, `user${p}x${i}.test`)))))
-    }
+    t.diagnostic(`every PDS followed at ${Date.now() - started} ms`)
+    const accounts = await writerAccounts(net.pdsUrls, ACCOUNTS_PER_PDS)
 
     const before = live.events.length
     const leaver = watch(collectStream(wsOf(f1), { cursor: before > 0 ? live.events[before - 1]!.seq : 0 }))
@@ -129,29 +123,14 @@ test('relay cluster: 2 ingest workers, 2 frontends, 3 PDSes; kill -9 a worker an
     const acked = await burst.done
     t.diagnostic(`${acked.length} writes acknowledged; frontend 1 killed after its consumer had ${leaver.events.length} events`)
 
-    await live.until(() => acked.every((w) => commitKeys(live).has(`${w.did} ${w.rev}`)), 'every acknowledged write on the firehose', 40_000)
-    const head = live.events.at(-1)!.seq
-    await returner.until(() => returner.events.at(-1)?.seq === head, 'the moved consumer to catch up')
-    const replay = watch(collectStream(wsOf(f0), { cursor: 0 }))
-    await replay.until(() => replay.events.at(-1)?.seq === head, 'a replay from 0')
-    const own = net.pdsUrls.map((url) => watch(collectStream(wsOf(url), { cursor: 0 })))
-    for (const [p, stream] of own.entries()) {
-      const mine = acked.filter((w) => accounts.find((a) => a.did === w.did)?.pds === net!.pdsUrls[p])
-      await stream.until(() => mine.every((w) => commitKeys(stream).has(`${w.did} ${w.rev}`)), `PDS ${p}'s own firehose`)
-    }
-
-    for (const [c, what] of [[live, 'live'], [leaver, 'leaver'], [returner, 'returner'], [replay, 'replay']] as const) assertNoDroppedRepeats(c, what)
-    assertContiguous(live.events, 'live consumer')
-    assertContiguous(replay.events, 'replay')
-    assertSameEvents(live.events, replay.events, 'live vs replay')
+    const collected = await collectAfter({ frontend: f0, live, pdsUrls: net.pdsUrls, accounts, acked, open: watch })
+    const { own, replay } = collected
+    await returner.until(() => returner.events.at(-1)?.seq === live.events.at(-1)!.seq, 'the moved consumer to catch up')
+    checkFirehose(collected, { pdsUrls: net.pdsUrls, accounts, acked })
+    assertNoDroppedRepeats(leaver, 'leaver')
+    assertNoDroppedRepeats(returner, 'returner')
     assertContiguous([...leaver.events, ...returner.events], 'consumer moved from frontend 1 to frontend 0')
     assertSameEvents([...leaver.events, ...returner.events], replay.events, 'moved consumer vs replay')
-    for (const account of accounts) {
-      const pdsEvents: CollectedEvent[] = own[net.pdsUrls.indexOf(account.pds)]!.events
-      assert.deepEqual(repoTimeline(live.events, account.did), repoTimeline(pdsEvents, account.did), `${account.handle}: firehose vs its PDS`)
-    }
-    const commitCid = new Map(live.events.flatMap((e) => (e.event.t === '#commit' ? [[`${e.event.repo} ${e.event.rev}`, e.event.commit.toString()]] : [])))
-    for (const w of acked) assert.equal(commitCid.get(`${w.did} ${w.rev}`), w.commit, `${w.did} ${w.rev}`)
 
     const relay = new XrpcClient({ service: f0 })
     const hosts = await waitFor('listHosts cursors at each PDS head', async () => {
@@ -159,6 +138,8 @@ test('relay cluster: 2 ingest workers, 2 frontends, 3 PDSes; kill -9 a worker an
       const atHead = own.every((s, p) => listed.some((h) => h.hostname.endsWith(`:${new URL(net!.pdsUrls[p]!).port}`) && h.seq === s.events.at(-1)!.seq))
       return listed.length === 3 && atHead ? listed : null
     }, 15_000)
+    const jsonRevs = await jetstreamRevs(f0, new Set(acked.map((w) => `${w.did} ${w.rev}`)))
+    for (const w of acked) assert.ok(jsonRevs.has(`${w.did} ${w.rev}`), `Jetstream endpoint has ${w.did} ${w.rev}`)
     t.diagnostic(`${live.events.length} firehose events, ${acked.length} writes; hosts ${JSON.stringify(hosts.map((h) => h.seq))}; ${Date.now() - started} ms`)
   } finally {
     for (const c of collectors) c.close()

@@ -32,7 +32,7 @@ export type ClusterNetwork = {
   close(): Promise<void>
 }
 
-export type ClusterNetworkOptions = { plcUrl: string; natsUrls: string; root: string; stream: string; ingest: number; serve: number }
+export type ClusterNetworkOptions = { plcUrl: string; natsUrls: string; root: string; stream: string; ingest: number; serve: number; replicas?: number }
 
 export async function startClusterNetwork(options: ClusterNetworkOptions): Promise<ClusterNetwork> {
   const children: AtfedChild[] = []
@@ -46,7 +46,7 @@ export async function startClusterNetwork(options: ClusterNetworkOptions): Promi
   const relay = async (role: 'ingest' | 'serve', i: number, hosts: readonly string[]): Promise<AtfedChild> => {
     const port = await freePort()
     const args = ['relay', '--port', String(port), '--data', join(options.root, `${role}${i}`), '--plc', options.plcUrl, '--dev',
-      '--nats', options.natsUrls, '--nats-stream', options.stream, '--role', role, ...hosts.flatMap((h) => ['--host', h])]
+      '--nats', options.natsUrls, '--nats-stream', options.stream, '--nats-replicas', String(options.replicas ?? 1), '--role', role, ...hosts.flatMap((h) => ['--host', h])]
     return spawn(args, RELAY_READY)
   }
   let nc: NatsConnection | null = null

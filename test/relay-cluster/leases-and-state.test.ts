@@ -146,12 +146,13 @@ async function side(stream: string, nc: NatsConnection): Promise<Side> {
   return { db, hosts, accounts, shared, owned }
 }
 
-/** What the sequencer does after a batch: stage the stores, write, mirror. */
+/** What the sequencer does after a batch: stage the stores, write, mirror (then wait for the queued KV writes). */
 async function writeBatch(s: Side): Promise<void> {
   const staged = [s.hosts.stage(), s.accounts.stage()]
   const ops = staged.flatMap((x) => x.ops)
   await s.db.batch(ops)
   await s.shared.mirror(ops)
+  assert.ok(await s.shared.drain(5_000), 'the queued writes reached the buckets')
   for (const x of staged) x.settled()
 }
 
