@@ -72,9 +72,15 @@ export async function buildRelayFrames(shape: RelayBenchShape, register: Registe
   const rkeys = new TidClock()
   const rkey = (): string => `app.bsky.feed.post/${rkeys.next()}`
   let n = 0
+  // Every DID first: building a repo takes seconds, longer than the directory's
+  // keep-alive, and a POST on a connection the server is closing fails.
+  const accounts: { did: MemoryRepo['did']; keypair: ReturnType<typeof generateKeypair> }[] = []
   for (let d = 0; d < shape.dids; d++) {
     const keypair = generateKeypair('k256')
-    const repo = new MemoryRepo((await register(keypair, d)) as MemoryRepo['did'], keypair)
+    accounts.push({ did: (await register(keypair, d)) as MemoryRepo['did'], keypair })
+  }
+  for (const { did, keypair } of accounts) {
+    const repo = new MemoryRepo(did, keypair)
     for (let done = 0; done < shape.records; done += RECORDS_PER_COMMIT_MAX) {
       const count = Math.min(RECORDS_PER_COMMIT_MAX, shape.records - done)
       repo.apply(Array.from({ length: count }, () => writeFor('create', rkey(), benchPost(n++))))
