@@ -162,3 +162,48 @@ describe('PDS firehose (subscribeRepos)', () => {
     ws.close()
   })
 })
+
+describe('PDS firehose cursors and the backfill window', () => {
+  let plc: TestPlc
+  let pds: TestPds
+  let offsetMs = 0
+  const WINDOW_MS = 10 * 60_000
+
+  before(async () => {
+    plc = await startPlcForPds()
+    pds = await startTestPds({ plc, now: () => Date.now() + offsetMs, config: { backfillWindowMs: WINDOW_MS } })
+  })
+  after(async () => {
+    await pds.stop()
+    await plc.stop()
+  })
+
+  it('cursor N replays from N+1; events older than the window are trimmed and an older cursor gets #info OutdatedCursor, then the rest', { timeout: 30_000 }, async () => {
+    const alice = await createTestAccount(pds.publicUrl, 'old.test')
+    const post = (text: string) =>
+      xrpc(pds.publicUrl, 'com.atproto.repo.createRecord', {
+        token: alice.accessJwt,
+        body: { repo: alice.did, collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text, createdAt: new Date().toISOString() } },
+      })
+    await post('old one')
+    await post('old two')
+    const seqs = (messages: StreamMessage[]) => messages.map((m) => ('seq' in m ? m.seq : -1))
+    const all = await subscribe(pds, 0)
+    const stored = seqs(await all.waitFor(6)) as number[] // #identity #account #commit #sync, two #commits
+    all.close()
+    const fromThird = await subscribe(pds, stored[2]!)
+    assert.deepEqual(seqs(await fromThird.waitFor(3)), stored.slice(3), 'cursor = seq N: events after N')
+    fromThird.close()
+
+    offsetMs += 2 * WINDOW_MS
+    const trimmed = await pds.ctx.events.trim(pds.config.backfillWindowMs) // what the PDS's trim timer runs
+    assert.equal(trimmed, 6)
+    assert.equal((await post('new one')).status, 200)
+    const late = await subscribe(pds, 0)
+    const got = await late.waitFor(2)
+    const [info, next] = got
+    assert.ok(info?.t === '#info' && info.name === 'OutdatedCursor')
+    assert.ok(next?.t === '#commit' && next.seq === stored[5]! + 1, 'then the events still stored')
+    late.close()
+  })
+})
