@@ -5,7 +5,9 @@
  * appended, as a write cut by power loss, or the last bytes cut off. On
  * restart the PDS opens, every firehose frame it serves parses, the repo head
  * and the last #commit agree, and a new write gets a seq above every seq
- * served. The other §4.10 cases (kill -9 at durable boundaries, interrupted
+ * served. The relay's log is torn the same way: it restarts, serves only
+ * whole frames, and its upstream resends what was cut (host cursors are in
+ * the same batches as the events). The other §4.10 cases (kill -9 at durable boundaries, interrupted
  * blob promotion and deletion, failing batches, restore onto a new host,
  * clock skew) are in the crash and unit tests the BEHAVIORS.md table names.
  */
@@ -15,19 +17,21 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { parseFrame } from '../../core/stream/event-parse.ts'
 import type { Did } from '../../core/syntax/did.ts'
+import { startRelay } from '../../relay/server.ts'
+import { startRelayHarness } from '../relay/relay-harness.ts'
 import { createTestAccount, startPlcForPds, startTestPds, xrpc, type TestPds } from '../helpers/pds.ts'
 import type { TestPlc } from '../helpers/plc.ts'
 import { makeRng } from '../helpers/prng.ts'
 
 /** The newest LevelDB write-ahead log file of the PDS database. */
-function newestLog(dataDir: string): string {
-  const dir = join(dataDir, 'db')
+function newestLog(dataDir: string, sub = 'db'): string {
+  const dir = join(dataDir, sub)
   const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort()
   assert.ok(logs.length > 0, 'a write-ahead log exists')
   return join(dir, logs.at(-1)!)
 }
 
-describe('adversarial §4.10: torn writes in the PDS log', { timeout: 120_000 }, () => {
+describe('adversarial §4.10: torn writes in the PDS and relay logs', { timeout: 120_000 }, () => {
   let plc: TestPlc
   let pds: TestPds
   let alice: { did: string; accessJwt: string }
@@ -87,5 +91,35 @@ describe('adversarial §4.10: torn writes in the PDS log', { timeout: 120_000 },
     const next = await consistent()
     assert.ok(next > after, 'the next write gets a higher seq than any served')
     assert.equal((await xrpc(pds.publicUrl, 'com.atproto.server.describeServer')).status, 200)
+  })
+
+  it('4.10.4 the relay event log torn the same way: restart, every served frame parses, and the host resends what the cut lost', { timeout: 60_000 }, async () => {
+    const h = await startRelayHarness({ hosts: 1 })
+    try {
+      const host = h.hosts[0]!
+      const alice = await h.account(host, 'torn-relay.test')
+      // One relay batch per event (each settle flushes), so a torn tail cuts only the newest batch:
+      // its events and the host cursor that came with them.
+      for (let i = 1; i <= 10; i++) {
+        host.emit(alice.commit().event)
+        await h.settle(host, i)
+      }
+      await h.relay.close()
+      const log = newestLog(h.dataDir, 'relay-db')
+      truncateSync(log, statSync(log).size - 20)
+      appendFileSync(log, makeRng(405).bytes(2_000))
+      h.relay = await startRelay(h.config(), { logLine: () => {} })
+      for (let i = 0; i < 5; i++) host.emit(alice.commit().event)
+      const consumer = h.consumer(0)
+      await consumer.waitFor(15, 20_000)
+      const seqs = consumer.events.map((e) => e.seq)
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), 'seqs increase')
+      for (const e of consumer.events) assert.equal(parseFrame(e.frameBytes).kind, 'message')
+      const revs = consumer.events.map((e) => (e.event as { rev: string }).rev)
+      assert.equal(new Set(revs).size, 15, 'every commit exactly once: the cut events came again from the host cursor')
+      assert.equal((await fetch(`${h.relay.url}/xrpc/_health`)).status, 200)
+    } finally {
+      await h.close()
+    }
   })
 })
