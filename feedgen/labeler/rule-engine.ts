@@ -6,7 +6,9 @@
  * `#commit`, the text rules over every created or updated
  * `app.bsky.feed.post` whose `text` is a string (cut to
  * LABELER_RULE_TEXT_CHARS_MAX; anything else in the record is ignored, a
- * post without text matches nothing). All labels of one event go to the
+ * post without a string text matches nothing and is counted as malformed;
+ * frames and records the consumer cannot read are skipped and counted
+ * there). All labels of one event go to the
  * emitter in ONE write with `when: 'new-for-cid'` and the consumer's
  * `cursorIfDone`, so the labels and the cursor land together, and a replay
  * after a crash finds the labels already there and writes nothing: at-least-
@@ -36,6 +38,8 @@ export type RuleStats = {
   /** Labels a rule asked for that were already there (replays, repeated account events). */
   labelsPresent: number
   matchTimeouts: number
+  /** Created or updated posts whose `text` is not a string: skipped (no text labels) and counted. */
+  malformedPosts: number
   matcher: MatcherStats | null
 }
 
@@ -45,7 +49,7 @@ export class RuleEngine {
   readonly #rules: Rules
   readonly #emitter: LabelEmitter
   readonly #matcher: TextMatcher | null
-  readonly #stats = { events: 0, posts: 0, textMatches: 0, accountMatches: 0, labelsWritten: 0, labelsPresent: 0, matchTimeouts: 0 }
+  readonly #stats = { events: 0, posts: 0, textMatches: 0, accountMatches: 0, labelsWritten: 0, labelsPresent: 0, matchTimeouts: 0, malformedPosts: 0 }
 
   constructor(options: RuleEngineOptions) {
     this.#rules = options.rules
@@ -83,7 +87,10 @@ export class RuleEngine {
       for (const op of event.ops) {
         if (op.action === 'delete' || op.collection !== POST_COLLECTION) continue
         const text = op.record['text']
-        if (typeof text !== 'string') continue
+        if (typeof text !== 'string') {
+          this.#stats.malformedPosts++
+          continue
+        }
         this.#stats.posts++
         const hits = await this.#matcher.match(text.slice(0, LABELER_RULE_TEXT_CHARS_MAX))
         if (hits === 'timeout') {
