@@ -6,7 +6,7 @@
  */
 import type { BenchSection } from './harness.ts'
 
-export const SECTION_NAMES = ['repo', 'crypto', 'identity', 'plc', 'pds', 'relay', 'feedgen', 'labeler'] as const
+export const SECTION_NAMES = ['repo', 'crypto', 'identity', 'plc', 'pds', 'relay', 'relay-cluster', 'feedgen', 'labeler'] as const
 export type SectionName = (typeof SECTION_NAMES)[number]
 
 export function isSectionName(name: string): name is SectionName {
