@@ -30,7 +30,8 @@ const WARMUP_CREATES = 100
 export const REFERENCE_FROM_ISSUE =
   'ref (issue text, same machine; NOT measured in this run): createRecord 32–41 records/s, p50 27–96 ms; target ≥ 5× (≥ 205 records/s) with p99 < 20 ms'
 
-const NOTE_CREATE = 'createRecord (app.bsky.feed.post, validated) over loopback HTTP to `atfed pds` in its own process; fsync per durable batch; rate limits off'
+const NOTE_CREATE =
+  'createRecord (app.bsky.feed.post, validated) over loopback HTTP (node:http keep-alive client) to `atfed pds` in its own process; fsync per durable batch; rate limits off'
 
 function recordBurst(context: SectionContext, label: string, burst: { ms: number; latencies: number[] }): void {
   const { ms, latencies } = burst
