@@ -405,8 +405,8 @@ export const RELAY_SUBSCRIBERS_MAX = 1_024
  * kernel). Live frames are shared, but a replaying subscriber's come from its own storage reads,
  * so this bounds what each of up to RELAY_SUBSCRIBERS_MAX consumers can pin.
  */
-export const RELAY_SEND_BUFFER_BYTES_MAX = 256 * 1024
-export const RELAY_SEND_QUEUE_FRAMES_MAX = 64
+export const RELAY_SEND_BUFFER_BYTES_MAX = 64 * 1024
+export const RELAY_SEND_QUEUE_FRAMES_MAX = 16
 /** Account states kept in memory (clean ones evicted least recently used first). */
 export const RELAY_ACCOUNT_CACHE_ENTRIES_MAX = 200_000
 /** Desync recovery: getRepo fetches at once, accounts waiting, largest CAR, time limit, wait before a retry. */
