@@ -101,14 +101,14 @@ describe('adversarial §4.4: signatures and keys (importRepo and the PLC directo
     }
   })
 
-  it('4.4.2 DER-encoded signatures where compact is required: commit → BadCommitSignature, PLC op → InvalidSignature', T, async () => {
-    await refused(t, commitCarWithSig(der), { error: ['BadCommitSignature', 'InvalidCommit'] })
+  it('4.4.2 DER-encoded signatures where compact is required: commit → InvalidCommit (sig is not 64 bytes), PLC op → InvalidSignature', T, async () => {
+    await refused(t, commitCarWithSig(der), { error: 'InvalidCommit' })
     const rotation = generateKeypair('p256')
     const bad = genesis(rotation, {}, der)
     await plcRefuses(bad.did, bad.op, ['InvalidSignature'])
   })
 
-  it('4.4.4 did:keys with an unknown multicodec, truncated, off the curve, or the point at infinity: refused by name', T, async () => {
+  it('4.4.4 did:keys with an unknown multicodec, truncated, off the curve, or the point at infinity: InvalidOperation / InvalidDidDocument', T, async () => {
     const good = generateKeypair('k256').publicKey.didKey
     const raw = base58btc.decode(good.slice('did:key:'.length))
     const badKeys = [
@@ -122,7 +122,7 @@ describe('adversarial §4.4: signatures and keys (importRepo and the PLC directo
       const rotation = generateKeypair('k256')
       // As a rotation key: refused by the directory (the op could never be verified).
       const asRotation = genesis(rotation, { rotationKeys: [key, rotation.publicKey.didKey] })
-      await plcRefuses(asRotation.did, asRotation.op, ['InvalidOperation', 'InvalidDidKey', 'InvalidKey'])
+      await plcRefuses(asRotation.did, asRotation.op, ['InvalidOperation'])
       // As the #atproto signing key: refused too, or — if the directory keeps it — resolution fails by name.
       const asSigning = genesis(rotation, { verificationMethods: { atproto: key } })
       const reply = await postOp(t.world.plc.url, asSigning.did, asSigning.op)
