@@ -56,7 +56,7 @@ describe('adversarial §4.6: JWTs (bearer tokens at the PDS over HTTP)', { timeo
         const reply = await xrpc(pds.publicUrl, nsid, { token: jwt, method: nsid.endsWith('uploadBlob') ? 'POST' : 'GET' })
         assert.ok([400, 401].includes(reply.status), `${nsid} ${jwt.slice(0, 40)}: ${reply.status} ${JSON.stringify(reply.body)}`)
         assert.ok(['InvalidToken', 'BadJwt', 'AuthenticationRequired', 'ExpiredToken'].includes(reply.body?.error), JSON.stringify(reply.body))
-        assert.ok(performance.now() - started < 1_000, 'refused cheaply')
+        assert.ok(performance.now() - started < 3_000, 'refused cheaply')
       }
     }
     await answers()
