@@ -144,3 +144,21 @@ test('a consumer reconnecting through a restart is served promptly and misses no
     await s.cleanup()
   }
 })
+
+test('a port in use fails with ListenFailed and leaves nothing open: the same data dir starts right after', { timeout: 60_000 }, async () => {
+  const s = await setup()
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(s.config.port, '127.0.0.1', resolve))
+  let relay: RelayServer | null = null
+  try {
+    await assert.rejects(startRelay(s.config, { logLine: () => {} }), { name: 'ListenFailed' })
+    await new Promise<void>((resolve) => blocker.close(() => resolve()))
+    relay = await startRelay(s.config, { logLine: () => {} }) // the level lock and the log were released
+    const res = await fetch(`${relay.url}/xrpc/_health`)
+    assert.equal(res.status, 200)
+  } finally {
+    if (blocker.listening) blocker.close()
+    await relay?.close()
+    await s.cleanup()
+  }
+})
