@@ -48,6 +48,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
 import { AtfedError } from '../core/errors.ts'
+import { XRPC_BINARY_BODY_TIMEOUT_MS, XRPC_BODY_IDLE_TIMEOUT_MS } from '../core/limits.ts'
 import { respondWithoutUpgrade, SubscriptionServer } from '../core/stream/subscription-server.ts'
 import { XrpcError, toXrpcError } from '../core/xrpc/errors.ts'
 import { sendError } from '../core/xrpc/respond.ts'
@@ -126,6 +127,9 @@ function buildApp(ctx: PdsContext): express.Express {
 
 export async function startPds(config: PdsConfig, options: StartPdsOptions = {}): Promise<PdsServer> {
   const server = http.createServer()
+  // Node cuts any request still receiving its body after requestTimeout (default 300 s) with a bare 408:
+  // uploads and importRepo bodies are bounded by the XRPC body timers instead (whole body and idle).
+  server.requestTimeout = XRPC_BINARY_BODY_TIMEOUT_MS + XRPC_BODY_IDLE_TIMEOUT_MS
   server.listen(config.port, config.host)
   try {
     await once(server, 'listening')

@@ -9,13 +9,14 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { request } from 'node:http'
+import { request, Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { after, before, describe, it } from 'node:test'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { encodeCbor } from '../../core/data/cbor.ts'
 import { CID, cidForCbor, cidForRaw, RAW_CODEC } from '../../core/data/cid.ts'
-import { CAR_BLOCK_BYTES_MAX } from '../../core/limits.ts'
+import { CAR_BLOCK_BYTES_MAX, XRPC_BINARY_BODY_TIMEOUT_MS } from '../../core/limits.ts'
 import { MemoryBlockMap } from '../../core/repo/block-reader.ts'
 import { encodeCarBytes } from '../../core/repo/car/writer.ts'
 import { signCommit } from '../../core/repo/commit.ts'
@@ -131,7 +132,14 @@ describe('adversarial §4.1: CAR files and repos (importRepo over HTTP)', { time
 
   it('4.1.13 a slow-loris upload (1 byte per 100 ms) holds one request only: others answer, nothing is written', T, async () => {
     // The route's whole-body limit is XRPC_BINARY_BODY_TIMEOUT_MS (15 min) and the idle limit 30 s;
-    // both timers are tested at their edge in test/xrpc/body.test.ts. Here: the PDS keeps serving.
+    // both timers are tested at their edge in test/xrpc/body.test.ts. Node's own requestTimeout
+    // (default 300 s, a bare 408) must not cut a legitimate slow upload first: it sits above them.
+    const port = Number(new URL(t.world.b.url).port)
+    const servers = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
+      .filter((h): h is Server => h instanceof Server && (h.address() as AddressInfo | null)?.port === port)
+    assert.equal(servers.length, 1, "B's http.Server")
+    assert.ok(servers[0]!.requestTimeout >= XRPC_BINARY_BODY_TIMEOUT_MS, `requestTimeout ${servers[0]!.requestTimeout}`)
+    // Here: the PDS keeps serving while one upload trickles.
     const before = await snapshot(t)
     const url = new URL(`${t.world.b.publicUrl}/xrpc/com.atproto.repo.importRepo`)
     const req = request({
