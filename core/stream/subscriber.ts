@@ -23,13 +23,14 @@
  * unmasked server-to-client binary message is the same bytes for every
  * subscriber, so each frame's 2–10-byte WebSocket header (and a `Buffer`
  * view of its bytes, which the socket would otherwise make per write) is
- * built once and shared (a WeakMap keyed by the frame the log hands to
- * everyone), and a
- * delivery costs two buffered writes that reference shared bytes and no
- * allocation of its own: what 1,000 subscribers cost is their sockets, not
- * their traffic. Only while the WebSocket is OPEN (never after our close
- * frame); `ws` still sends pings, error frames and the close, on the same
- * socket in order, and its `bufferedAmount` counts our writes too.
+ * built once and shared (`wsWire`: a WeakMap keyed by the frame the log
+ * hands to everyone), and a delivery costs two buffered writes that
+ * reference shared bytes and no allocation of its own: what 1,000
+ * subscribers cost is their sockets, not their traffic. Only while the
+ * WebSocket is OPEN (never after our close frame); `ws` still sends pings,
+ * error frames and the close, on the same socket in order, and its
+ * `bufferedAmount` counts our writes too. (relay/jetstream/connection.ts
+ * sends its JSON messages the same way.)
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
@@ -48,31 +49,40 @@ export type SubscriberLimits = {
 export type SubscriberEnd = 'closed' | 'FutureCursor' | 'ConsumerTooSlow' | 'ServerShutdown'
 
 const WS_OPEN = 1
-const OPCODE_BINARY_FIN = 0x82
+const FIN = 0x80
+const OPCODE = { text: 0x1, binary: 0x2 } as const
 
-/** The header of an unmasked, final, binary WebSocket frame with `length` payload bytes (RFC 6455 §5.2). */
-export function binaryFrameHeader(length: number): Buffer {
-  if (length < 126) return Buffer.from([OPCODE_BINARY_FIN, length])
-  if (length < 65_536) return Buffer.from([OPCODE_BINARY_FIN, 126, length >>> 8, length & 0xff])
+/** The header of an unmasked, final WebSocket message of `length` payload bytes (RFC 6455 §5.2). */
+export function wsMessageHeader(kind: keyof typeof OPCODE, length: number): Buffer {
+  const first = FIN | OPCODE[kind]
+  if (length < 126) return Buffer.from([first, length])
+  if (length < 65_536) return Buffer.from([first, 126, length >>> 8, length & 0xff])
   const header = Buffer.alloc(10)
-  header[0] = OPCODE_BINARY_FIN
+  header[0] = first
   header[1] = 127
   header.writeUIntBE(length, 4, 6) // lengths past 2^48 cannot occur (frames are capped far below)
   return header
 }
 
-/** A frame as written: its WebSocket header and a `Buffer` view of its bytes (no copy). */
-type Wire = { header: Buffer; body: Buffer }
+/** A message as written: its WebSocket header and a `Buffer` view of its bytes (no copy). */
+export type WsWire = { readonly header: Buffer; readonly body: Buffer }
 
-/** Each frame's wire form, made once for all subscribers, gone with the frame. */
-const wires = new WeakMap<Uint8Array, Wire>()
+/** Each payload's wire form, made once for every socket it goes to, gone with the payload. */
+const wires = { text: new WeakMap<Uint8Array, WsWire>(), binary: new WeakMap<Uint8Array, WsWire>() }
 
-function wireOf(frame: Uint8Array): Wire {
-  let wire = wires.get(frame)
+/**
+ * The wire form of `payload` as one server-to-client message: write
+ * `header` then `body` to the upgraded socket, and only while the WebSocket
+ * is OPEN (never after its close frame). Shared by every subscriber that
+ * sends the same payload object.
+ */
+export function wsWire(payload: Uint8Array, kind: keyof typeof OPCODE): WsWire {
+  const cache = wires[kind]
+  let wire = cache.get(payload)
   if (wire === undefined) {
-    const body = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
-    wire = { header: binaryFrameHeader(frame.length), body }
-    wires.set(frame, wire)
+    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+    wire = { header: wsMessageHeader(kind, payload.length), body }
+    cache.set(payload, wire)
   }
   return wire
 }
@@ -217,7 +227,7 @@ export class Subscriber {
     }
     if (this.#ws.readyState !== WS_OPEN) return // closing: 'close' ends the pump
     this.#inflight++
-    const wire = wireOf(frame)
+    const wire = wsWire(frame, 'binary')
     this.#socket.write(wire.header)
     this.#socket.write(wire.body, this.#written)
     this.#onSent(this.#ws.bufferedAmount)

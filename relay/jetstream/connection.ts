@@ -2,7 +2,9 @@
  * One Jetstream subscriber: a pump that reads the shared event log at its
  * own position, turns each event into its JSON messages (from the shared
  * render cache, rendering on a miss), filters them for this subscriber and
- * writes them to its WebSocket (text frames, or binary zstd frames).
+ * writes them to its WebSocket (text frames, or binary zstd frames),
+ * pre-framed on the socket with a header shared by every subscriber
+ * (core/stream/subscriber.ts wsWire).
  *
  * Ordering: the pump never reads past the time index's head (time-index.ts)
  * and carries the clock forward from its start point, so the time_us it
@@ -27,6 +29,7 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { isAtfedError } from '../../core/errors.ts'
 import type { EventLog } from '../../core/stream/event-log.ts'
+import { wsWire } from '../../core/stream/subscriber.ts'
 import { filterMatches, parseOptionsUpdate } from './params.ts'
 import type { JetstreamFilter } from './params.ts'
 import type { RenderCache } from './render-cache.ts'
@@ -58,6 +61,7 @@ export type ConnectionShared = {
 
 const CLOSE_POLICY = 1008
 const CLOSE_GOING_AWAY = 1001
+const WS_OPEN = 1
 
 export class JetstreamConnection {
   readonly #ws: WebSocket
@@ -209,15 +213,22 @@ export class JetstreamConnection {
         this.#socket.uncork()
       })
     }
+    if (this.#ws.readyState !== WS_OPEN) return // closing: 'close' ends the pump
     const zstd = this.#compress ? this.#shared.zstd : null
     const data = zstd === null ? message.data : (message.zstd ??= zstd.compress(message.data))
+    // Pre-framed, as core/stream/subscriber.ts does: the header is made once per message for every subscriber.
+    const wire = wsWire(data, zstd === null ? 'text' : 'binary')
     this.#inflight++
     this.#sent++
-    this.#ws.send(data, { binary: zstd !== null }, () => {
-      this.#inflight--
-      this.#wakeUp()
-    })
+    this.#socket.write(wire.header)
+    this.#socket.write(wire.body, this.#written)
     this.#shared.onSent(this.#ws.bufferedAmount)
+  }
+
+  /** One callback for every message: it left our buffer. */
+  readonly #written = (): void => {
+    this.#inflight--
+    this.#wakeUp()
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
