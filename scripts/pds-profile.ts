@@ -5,7 +5,7 @@
  * with SIGTERM so Node writes its .cpuprofile. Prints the profile path and
  * the top self-time functions.
  *
- *   node --import tsx scripts/pds-profile.ts [creates=2000] [clients=1]
+ *   [PROFILE=0] [ATFED_BIN=other/bin/atfed.js] node --import tsx scripts/pds-profile.ts [creates=2000] [clients=1]
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -23,7 +23,7 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-const BIN = fileURLToPath(new URL('../bin/atfed.js', import.meta.url))
+const BIN = process.env['ATFED_BIN'] ?? fileURLToPath(new URL('../bin/atfed.js', import.meta.url))
 const creates = Number(process.argv[2] ?? 2000)
 const clients = Number(process.argv[3] ?? 1)
 const profDir = mkdtempSync(join(tmpdir(), 'atfed-pds-prof-'))
