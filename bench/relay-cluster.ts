@@ -38,7 +38,7 @@ import { measureFanout } from './relay-fanout.ts'
 import { loadHostChild, startHostChild } from './relay-ingest-modes.ts'
 import type { HostChild } from './relay-ingest-modes.ts'
 
-const FULL = { perHost: { dids: 4, records: 2_000, commits: 1_500 }, consumers: 1_000 }
+const FULL = { perHost: { dids: 4, records: 1_500, commits: 1_000 }, consumers: 1_000 }
 const QUICK = { perHost: { dids: 2, records: 300, commits: 200 }, consumers: 1_000 }
 type Sizes = typeof FULL
 

@@ -734,5 +734,9 @@ export const RELAY_CLUSTER_STATE_PENDING_MAX = 100_000
 export const RELAY_CLUSTER_STATE_WRITES_IN_FLIGHT = 256
 /** Relay cluster: longest pause between retries of failed KV writes (doubling from 100 ms). */
 export const RELAY_CLUSTER_STATE_RETRY_MS_MAX = 2_000
+/** Relay cluster: how often each KV watch is checked for a stall (revisions in the bucket, none applied). */
+export const RELAY_CLUSTER_WATCH_CHECK_MS = 5_000
+/** Relay cluster: stalled checks in a row after which a KV watch is started again from the next revision. */
+export const RELAY_CLUSTER_WATCH_STALL_CHECKS = 2
 /** Relay cluster: longest wait, when handing a host over, for its last state to reach the buckets. */
 export const RELAY_CLUSTER_HANDOVER_DRAIN_MS_MAX = 10_000

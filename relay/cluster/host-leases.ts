@@ -7,7 +7,7 @@
  * `w.<worker>` = a heartbeat (so workers can count each other).
  *
  * Every TTL / RELAY_CLUSTER_LEASE_ROUNDS_PER_TTL each worker runs a round:
- * 1. heartbeat; renew each held lease by compare-and-set on its revision
+ * 1. renew each held lease by compare-and-set on its revision, then heartbeat
  *    (`update`). A renewal that fails because the revision moved means
  *    another worker holds it now: the host is dropped at once. One that
  *    fails otherwise (NATS unreachable) keeps the host until a TTL has
@@ -99,8 +99,8 @@ export class HostLeases {
   }
 
   async #runRound(): Promise<void> {
+    await this.#renew() // first: a failing heartbeat write must not keep held leases from being renewed
     await this.#kv.put(`w.${this.workerId}`, String(Date.now()))
-    await this.#renew()
     if (this.#closed) return
     const candidates = this.#options.candidates()
     const workers = await this.#countWorkers()

@@ -33,7 +33,7 @@
 import { Kvm } from '@nats-io/kv'
 import type { KV, KvEntry } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { RELAY_CLUSTER_CATCH_UP_MS_MAX, RELAY_CLUSTER_KV_TIMEOUT_MS } from '../../core/limits.ts'
+import { RELAY_CLUSTER_CATCH_UP_MS_MAX, RELAY_CLUSTER_KV_TIMEOUT_MS, RELAY_CLUSTER_WATCH_CHECK_MS, RELAY_CLUSTER_WATCH_STALL_CHECKS } from '../../core/limits.ts'
 import { decodeAccountJson } from '../accounts.ts'
 import type { AccountStore } from '../accounts.ts'
 import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
@@ -66,7 +66,11 @@ export class SharedState {
   /** The bucket's JSON of each host as last seen (watch or own write). */
   readonly #hostJson = new Map<HostName, string>()
   readonly #applied: Record<Bucket, number> = { hosts: 0, accounts: 0 }
-  readonly #watchers: Stopper[] = []
+  readonly #watchers: Partial<Record<Bucket, Stopper>> = {}
+  /** Applied revision per bucket at the last watch check, and stalled checks in a row. */
+  readonly #checked: Record<Bucket, { applied: number; stalled: number }> = { hosts: { applied: 0, stalled: 0 }, accounts: { applied: 0, stalled: 0 } }
+  #watchTimer: NodeJS.Timeout | null = null
+  #closed = false
   readonly #writer: StateWriter
 
   private constructor(options: SharedStateOptions, kv: Record<Bucket, KV>) {
@@ -85,14 +89,44 @@ export class SharedState {
 
   /** Follow both buckets; resolves once what they held at the start is applied (bounded). */
   async start(): Promise<void> {
-    for (const bucket of ['hosts', 'accounts'] as const) {
-      const iter = await this.#kv[bucket].watch()
-      this.#watchers.push(iter)
-      void (async () => {
-        for await (const entry of iter) this.#apply(bucket, entry)
-      })().catch((err: unknown) => this.#options.logLine(`relay cluster: ${bucket} watch ended: ${String(err)}`))
-    }
+    for (const bucket of ['hosts', 'accounts'] as const) await this.#watch(bucket, 0)
+    this.#watchTimer = setInterval(() => void this.#checkWatches().catch(() => {}), RELAY_CLUSTER_WATCH_CHECK_MS)
+    this.#watchTimer.unref()
     await this.catchUp()
+  }
+
+  /** Follow `bucket` from its last values (from 0) or from revision `from`. */
+  async #watch(bucket: Bucket, from: number): Promise<void> {
+    const iter = await this.#kv[bucket].watch(from === 0 ? {} : { resumeFromRevision: from })
+    if (this.#closed) return iter.stop()
+    this.#watchers[bucket] = iter
+    void (async () => {
+      for await (const entry of iter) {
+        if (this.#watchers[bucket] !== iter) break // replaced (a stall): what it still had buffered is older
+        this.#apply(bucket, entry)
+      }
+    })().catch((err: unknown) => this.#options.logLine(`relay cluster: ${bucket} watch ended: ${String(err)}`))
+  }
+
+  /**
+   * A watch, like the log's live consumer, can stall silently after a NATS
+   * node is lost: when a bucket holds revisions not applied and nothing was
+   * applied for RELAY_CLUSTER_WATCH_STALL_CHECKS checks, watch it again
+   * from the next revision.
+   */
+  async #checkWatches(): Promise<void> {
+    for (const bucket of ['hosts', 'accounts'] as const) {
+      const last = (await this.#kv[bucket].status()).streamInfo.state.last_seq
+      const seen = this.#checked[bucket]
+      const applied = this.#applied[bucket]
+      seen.stalled = last > applied && applied === seen.applied ? seen.stalled + 1 : 0
+      seen.applied = applied
+      if (seen.stalled < RELAY_CLUSTER_WATCH_STALL_CHECKS || this.#closed) continue
+      seen.stalled = 0
+      this.#watchers[bucket]?.stop()
+      this.#options.logLine(`relay cluster: ${bucket} watch stalled at revision ${applied} of ${last}; watching again`)
+      await this.#watch(bucket, applied + 1)
+    }
   }
 
   /** Wait until the watches have applied every revision the buckets hold now (at most RELAY_CLUSTER_CATCH_UP_MS_MAX). */
@@ -186,7 +220,9 @@ export class SharedState {
   }
 
   close(): void {
+    this.#closed = true
     this.#writer.close()
-    for (const watcher of this.#watchers.splice(0)) watcher.stop()
+    if (this.#watchTimer !== null) clearInterval(this.#watchTimer)
+    for (const bucket of ['hosts', 'accounts'] as const) this.#watchers[bucket]?.stop()
   }
 }
