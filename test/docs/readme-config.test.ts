@@ -6,7 +6,8 @@
  *     that section;
  *   - every `ATFED_*` name the code reads (pds/, relay/, feedgen/,
  *     did-resolver/, core/, cli/) is in it, and every one it names is in
- *     the code (no variable documented that nothing reads).
+ *     the code (no variable documented that nothing reads);
+ * and its Commands table names every command and subcommand of `atfed`.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -22,11 +23,15 @@ const SOURCE_DIRS = ['pds', 'relay', 'feedgen', 'did-resolver', 'core', 'cli']
 /** `ATFED_*` names in the code that are not environment variables. */
 const NOT_VARIABLES = new Set(['ATFED_BIN']) // cli/dev-child.ts: the path of bin/atfed.js
 
-function configSection(): string {
-  const start = README.indexOf('\n## Configuration\n')
-  assert.ok(start >= 0, 'README.md has a "## Configuration" section')
+function section(heading: string): string {
+  const start = README.indexOf(`\n## ${heading}\n`)
+  assert.ok(start >= 0, `README.md has a "## ${heading}" section`)
   const end = README.indexOf('\n## ', start + 1)
   return README.slice(start, end < 0 ? undefined : end)
+}
+
+function configSection(): string {
+  return section('Configuration')
 }
 
 function flagsOf(help: string): string[] {
@@ -82,4 +87,23 @@ test('every ATFED_ variable the code reads is documented, and only those', () =>
   assert.deepEqual(missing, [], 'read by the code, missing from README.md Configuration')
   const stale = [...variablesIn(section)].filter((name) => !inCode.has(name))
   assert.deepEqual(stale, [], 'in README.md Configuration, read by nothing')
+})
+
+test('the Commands table names every command and subcommand', { timeout: 30_000 }, async () => {
+  const rows = section('Commands').split('\n').filter((l) => l.startsWith('| `atfed '))
+  const program = await buildProgram('all')
+  const paths: string[][] = []
+  for (const top of program.commands) {
+    paths.push([top.name()])
+    for (const sub of top.commands) {
+      paths.push([top.name(), sub.name()])
+      for (const leaf of sub.commands) paths.push([top.name(), sub.name(), leaf.name()])
+    }
+  }
+  for (const path of paths) {
+    const [top, ...rest] = path
+    const token = (word: string) => new RegExp(`[\\s|\`]${word}[\\s\\\\|\`]`)
+    const row = rows.find((r) => token(`atfed ${top}`).test(r) && rest.every((word) => token(word).test(r)))
+    assert.ok(row !== undefined, `atfed ${path.join(' ')} is not in README.md's Commands table`)
+  }
 })
