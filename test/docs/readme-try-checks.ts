@@ -149,7 +149,7 @@ export const TRY_CHECKS: readonly TryCheck[] = [
     check(out) {
       const hosts = jsonLines(out)
       assert.deepEqual(hosts.map((h) => h.hostname).sort(), ['localhost:2583', 'localhost:2584'])
-      for (const h of hosts) assert.equal(h.status, 'active')
+      for (const h of hosts) assert.ok(['active', 'throttled'].includes(h.status), `${h.hostname} is followed: ${h.status}`)
     },
   },
   {
