@@ -5,10 +5,13 @@
  *   cursor 0 through FirehoseConsumer + FeedIndexer, with or without commit
  *   verification; the DID cache is warmed first (every DID resolved once),
  *   as the reference's Map of keys is. The clock runs from `start` until the
- *   last seq is handled (its effects written). Fails if anything was skipped.
+ *   last seq is handled (its effects written), after an untimed warm-up
+ *   replay of the first events into a throwaway store (both sides warm up
+ *   the same way). Fails if anything was skipped.
  * - `runLoad`: the load child (feedgen-load.ts) against one URL.
  */
 import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Did } from '../core/syntax/did.ts'
@@ -19,8 +22,16 @@ import { FeedStore } from '../feedgen/indexer/store.ts'
 
 export type ReplayRun = { origin: string; plcUrl: string; dids: readonly string[]; lastSeq: number; dataDir: string; verify: boolean }
 
-/** Events handled per second. */
-export async function replayIndex(run: ReplayRun): Promise<number> {
+/** Events handled per second; first, untimed, the first `warmUp` events into a throwaway store (JIT). */
+export async function replayIndex(run: ReplayRun & { warmUp: number }): Promise<number> {
+  if (run.warmUp > 0) {
+    await replayOnce({ ...run, lastSeq: run.warmUp, dataDir: `${run.dataDir}-warm-up` })
+    rmSync(`${run.dataDir}-warm-up`, { recursive: true, force: true })
+  }
+  return await replayOnce(run)
+}
+
+async function replayOnce(run: ReplayRun): Promise<number> {
   const store = await FeedStore.open(run.dataDir)
   const resolver = new IdentityResolver({ plcUrl: run.plcUrl, allowPrivateAddresses: true })
   try {

@@ -32,6 +32,7 @@
  */
 import type { AbstractBatchOperation } from 'abstract-level'
 import { isAtfedError } from '../../core/errors.ts'
+import { FEEDGEN_AUTHOR_HEADS_MAX } from '../../core/limits.ts'
 import { datetimeToMs } from '../../core/syntax/datetime.ts'
 import type { ConsumerAccount, ConsumerCommit, ConsumerEvent, ConsumerHandler, ConsumerOp, HandlerContext } from '../consumer/events.ts'
 import { joinKey, timeKey } from './keys.ts'
@@ -73,6 +74,8 @@ export class FeedIndexer {
   readonly #store: FeedStore
   /** The highest author bound already put in a batch being built (one commit may hold several posts). */
   readonly #boundInBatch = new WeakMap<BatchOp[], number>()
+  /** DID → the `authorlast` stored for it (what the store holds once the pending batch lands). */
+  readonly #bounds = new Map<string, number>()
   readonly #stats: IndexerStats = { indexed: zero(), removed: zero(), unchanged: 0, malformed: {}, accountsPurged: 0, accountsHidden: 0, accountsShown: 0 }
 
   constructor(store: FeedStore) {
@@ -99,6 +102,8 @@ export class FeedIndexer {
       if (kind !== undefined) await this.#apply(kind, op, { did: event.did, eventMs }, batch)
     }
     const written = await this.#write(batch, ctx)
+    const bound = this.#boundInBatch.get(batch)
+    if (bound !== undefined) this.#rememberBound(event.did, bound)
     if (event.ops.some((op) => op.collection === 'app.bsky.feed.post' || op.collection === 'app.bsky.feed.repost')) this.#store.heads.invalidate(event.did)
     if (event.ops.some((op) => op.collection === 'app.bsky.graph.follow')) this.#store.followsCache.invalidate(event.did)
     return written
@@ -137,14 +142,25 @@ export class FeedIndexer {
     if (authorTime !== null) await this.#raiseAuthorBound(at.did, authorTime, batch)
   }
 
-  /** Keep `authorlast` an upper bound of the repo's author entries (keys.ts). */
+  /**
+   * Keep `authorlast` an upper bound of the repo's author entries (keys.ts).
+   * The bounds this indexer wrote are remembered (bounded; a purge forgets
+   * its DID), so a repo that posts again costs no read.
+   */
   async #raiseAuthorBound(did: string, time: number, batch: BatchOp[]): Promise<void> {
-    const [bound] = await this.#store.authorBounds([did])
-    const pending = this.#boundInBatch.get(batch)
-    const highest = Math.max(bound ?? -1, pending ?? -1)
-    if (time <= highest) return
-    this.#boundInBatch.set(batch, time)
+    const known = this.#bounds.get(did) ?? (await this.#store.authorBounds([did]))[0]
+    const highest = Math.max(known ?? -1, this.#boundInBatch.get(batch) ?? -1)
+    if (time <= highest) {
+      if (known !== undefined) this.#rememberBound(did, known)
+      return
+    }
+    this.#boundInBatch.set(batch, time) // remembered once the batch is written (#commit)
     batch.push({ type: 'put', sublevel: this.#store.sub('authorlast'), key: did, value: timeKey(time) } as unknown as BatchOp)
+  }
+
+  #rememberBound(did: string, time: number): void {
+    if (this.#bounds.size >= FEEDGEN_AUTHOR_HEADS_MAX && !this.#bounds.has(did)) this.#bounds.clear()
+    this.#bounds.set(did, time)
   }
 
   /**
@@ -240,6 +256,7 @@ export class FeedIndexer {
       }
     }
     await this.#store.sub('authorlast').del(did)
+    this.#bounds.delete(did)
     this.#store.heads.invalidate(did)
     this.#store.followsCache.invalidate(did)
     this.#stats.accountsPurged++
