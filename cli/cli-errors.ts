@@ -11,6 +11,8 @@
  * - A Node system error (a missing file) by its code: `ENOENT: …`.
  * - Anything else is a bug of ours: its name and message, plus a hint that
  *   ATFED_DEBUG=1 prints the stack.
+ * - A usage error commander finds (unknown command or option, missing
+ *   argument) is `UsageError`, with the command whose --help explains it.
  * Messages are folded onto one line and cut at CLI_ERROR_MESSAGE_CHARS_MAX.
  *
  * `installCrashHandler` makes an error thrown outside a command's promise
@@ -59,6 +61,11 @@ export function reportError(err: unknown): number {
   process.stderr.write(`atfed: ${name}: ${oneLine(message)}${hint}\n`)
   if (debugging() && err instanceof Error && err.stack !== undefined) process.stderr.write(`${err.stack}\n`)
   return 1
+}
+
+/** Commander's error text (`error: unknown option '--x'` + a suggestion line) as our one line. */
+export function usageErrorLine(commandPath: string, text: string): string {
+  return `atfed: UsageError: ${oneLine(text.replace(/^error: /, ''))} (see: ${commandPath} --help)\n`
 }
 
 let installed = false

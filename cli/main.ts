@@ -14,11 +14,12 @@
  *
  * Errors (cli-errors.ts): one line on stderr, `atfed: <ErrorName>:
  * <message>`, where the name is the server's XRPC error name for a failed
- * call, and a non-zero exit; never a stack trace.
+ * call (`UsageError` for what commander refuses), and a non-zero exit;
+ * never a stack trace.
  */
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Help } from 'commander'
-import { installCrashHandler, reportError } from './cli-errors.ts'
+import { installCrashHandler, reportError, usageErrorLine } from './cli-errors.ts'
 
 type Register = (program: Command) => void
 
@@ -85,7 +86,6 @@ export async function buildProgram(load: readonly string[] | 'all'): Promise<Com
     .name('atfed')
     .description('AT-Protocol federation: PDS, relay, PLC directory, feed generator, labeler')
     .version(packageVersion(), '-V, --version', 'print the version')
-    .showHelpAfterError()
     .exitOverride()
   const stubTerms = new Map<Command, string>()
   for (const entry of COMMANDS) {
@@ -102,7 +102,14 @@ export async function buildProgram(load: readonly string[] | 'all'): Promise<Com
       return term === undefined ? Help.prototype.subcommandTerm.call(this, cmd) : [cmd.name(), term].filter((s) => s !== '').join(' ')
     },
   })
+  oneLineUsageErrors(program, 'atfed')
   return program
+}
+
+/** Every command reports a usage error as one line naming its own --help. */
+function oneLineUsageErrors(cmd: Command, path: string): void {
+  cmd.configureOutput({ outputError: (text, write) => write(usageErrorLine(path, text)) })
+  for (const sub of cmd.commands) oneLineUsageErrors(sub, `${path} ${sub.name()}`)
 }
 
 /** The top-level command `argv` runs (also for `atfed help <cmd>`), or none. */

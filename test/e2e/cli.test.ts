@@ -67,7 +67,7 @@ test('--help exits 0; unknown commands and flags are one error line, exit 1, no 
   assert.match(carHelp.stdout, /--out <file>/)
   for (const out of [unknown, badFlag]) {
     assert.equal(out.code, 1)
-    assert.match(out.stderr, /^error: unknown (command|option) /m)
+    assert.match(out.stderr, /^atfed: UsageError: unknown (command|option) .+ \(see: atfed( firehose)? --help\)\n$/)
     assert.doesNotMatch(out.stderr, /\n\s+at /)
   }
 })
