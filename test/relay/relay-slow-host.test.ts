@@ -16,17 +16,19 @@ import { startRelayHarness, waitUntil } from './relay-harness.ts'
 const TRICKLE_MS = 5
 /** Announced length of the never-finished message: under the frame limit, so only time can end it. */
 const ANNOUNCED_BYTES = 1_000_000
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC11B85'
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11' // RFC 6455 §1.3
 
 /** A host whose describeServer answers and whose subscribeRepos trickles one endless frame. */
-async function startTricklingHost(): Promise<{ origin: string; connections: () => number; close(): Promise<void> }> {
+async function startTricklingHost(): Promise<{ origin: string; connections: () => number; accepted: () => number; close(): Promise<void> }> {
   const sockets = new Set<Socket>()
+  let accepted = 0
   const timers = new Set<NodeJS.Timeout>()
   const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ did: 'did:web:trickle.test', availableUserDomains: [] }))
   })
   server.on('upgrade', (req, socket: Socket) => {
+    accepted++
     sockets.add(socket)
     socket.on('error', () => {})
     socket.on('close', () => sockets.delete(socket))
@@ -44,6 +46,7 @@ async function startTricklingHost(): Promise<{ origin: string; connections: () =
   return {
     origin: `http://127.0.0.1:${port}`,
     connections: () => sockets.size,
+    accepted: () => accepted,
     async close() {
       for (const timer of timers) clearInterval(timer)
       for (const socket of sockets) socket.destroy()
@@ -71,6 +74,7 @@ test('a host trickling one endless frame does not hold up another host, consumer
     assert.ok(Date.now() - started < 10_000, `20 commits took ${Date.now() - started} ms behind the trickler`)
     assert.equal(h.hostRecord(good).accepted, 20)
     assert.equal(trickler.connections(), 1, 'the trickling frame was still arriving (the test saw the case it means to)')
+    assert.equal(trickler.accepted(), 1, 'on the one connection the relay opened')
     const closing = Date.now()
     await h.relay.close()
     assert.ok(Date.now() - closing < 10_000, `shutdown took ${Date.now() - closing} ms`)
