@@ -75,17 +75,22 @@ test('server-side failures print the server error name', { timeout: 60_000 }, as
   }
 })
 
-test('local failures: an unreachable server, a missing file, a bad argument', { timeout: 60_000 }, async () => {
+test('local failures: an unreachable server, a missing file, a bad argument, usage errors', { timeout: 60_000 }, async () => {
   const closed = await closedPort()
-  const [refused, missing, badDid] = await Promise.all([
+  const [refused, missing, badDid, noFile, noHandle] = await Promise.all([
     runAtfed(['account', 'create', '--pds', `http://127.0.0.1:${closed}`, '--handle', 'x.test', '--password', 'p']),
     runAtfed(['car', 'inspect', '/nonexistent/atfed-errors.car']),
     runAtfed(['plc', 'history', 'not-a-did', '--plc', plc.url]),
+    runAtfed(['car', 'inspect']),
+    runAtfed(['account', 'create', '--pds', pds.publicUrl, '--password', 'p']),
   ])
   assertOneLineError(refused, 'UpstreamFailure')
   assert.match(refused.stderr, /ECONNREFUSED/, 'the cause is named')
   assertOneLineError(missing, 'ENOENT')
   assertOneLineError(badDid, 'InvalidDid')
+  assert.equal(noFile.stderr, "atfed: UsageError: missing required argument 'file' (see: atfed car inspect --help)\n")
+  assert.equal(noFile.code, 1)
+  assert.equal(noHandle.stderr, "atfed: UsageError: required option '--handle <handle>' not specified (see: atfed account create --help)\n")
 })
 
 test('describeError: the server name, our name, the system code, a bug', () => {
