@@ -3,8 +3,8 @@
  * give binary frames that decompress to exactly the JSON an uncompressed
  * subscriber gets, compressed once and shared; a configured dictionary is
  * really used; the runtime's zstd round-trips. zstd comes from node:zlib
- * (Node >= 22.15) or, on Node 20, the @bokuweb/zstd-wasm package; with
- * neither these are skipped, and jetstream-limits.test.ts checks that
+ * (Node >= 22.15) or, on Node 20, the @bokuweb/zstd-wasm dependency; with
+ * neither these would be skipped, and jetstream-limits.test.ts checks that
  * compression is refused with CompressionUnavailable.
  */
 import { test } from 'node:test'
