@@ -6,8 +6,11 @@
  *     joins lines; blank and comment-only lines dropped);
  *   - `withoutComment(command)`: the command without a trailing ` # …` comment;
  *   - `newcomerEnv()`: this process's environment without what a test run
- *     adds (npm's `npm_*` variables, which would point an inner npm at THIS
- *     checkout, node:test's context, NODE_OPTIONS);
+ *     adds: what `npm test` sets for its script (npm_package_*, npm_lifecycle_*,
+ *     npm_config_local_prefix naming THIS checkout, its loglevel), node:test's
+ *     context, NODE_OPTIONS. The user's own npm configuration (npm_config_*:
+ *     cache, registry, proxies, …) stays, so the inner `npm ci` uses the same
+ *     (warm) cache;
  *   - `runScript(commands, …)`: the commands in ONE bash (so `did=$(…)`
  *     carries over), `set -e -o pipefail`, each preceded by a marker line on
  *     stdout and stderr, so the output is cut per command; its own process
@@ -66,7 +69,8 @@ export function withoutComment(command: string): string {
 export function newcomerEnv(extra: { readonly [name: string]: string } = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (/^npm_/i.test(name) || name === 'INIT_CWD' || name === 'NODE_TEST_CONTEXT' || name === 'NODE_OPTIONS') continue
+    const npmScriptVariable = /^npm_/i.test(name) && (!/^npm_config_/i.test(name) || /^npm_config_(local_prefix|loglevel)$/i.test(name))
+    if (npmScriptVariable || name === 'INIT_CWD' || name === 'NODE_TEST_CONTEXT' || name === 'NODE_OPTIONS') continue
     env[name] = value
   }
   return { ...env, ...extra }
