@@ -51,7 +51,7 @@ const serverPerCreate = (cpuMs(child.pid!) - serverCpu0) / creates
 const clientUsage = process.cpuUsage(clientCpu0)
 const clientPerCreate = (clientUsage.user + clientUsage.system) / 1000 / creates
 console.log(`${creates} creates, ${clients} clients: ${perSecond(creates, ms).toFixed(0)}/s p50 ${percentile(latencies, 50).toFixed(2)} ms p99 ${percentile(latencies, 99).toFixed(2)} ms`)
-console.log(`CPU per create: server ${serverPerCreate.toFixed(2)} ms (profiler on), client ${clientPerCreate.toFixed(2)} ms`)
+console.log(`CPU per create: server ${serverPerCreate.toFixed(2)} ms${profiling ? ' (profiler on)' : ''}, client ${clientPerCreate.toFixed(2)} ms`)
 const exited = new Promise((resolve) => child.once('exit', resolve))
 child.kill('SIGTERM')
 await exited
