@@ -19,6 +19,16 @@
  * - banned (admin) → the subscription is closed.
  * Frames over FRAME_BYTES_MAX are refused by the client's read limit
  * (connection dropped, counted as 'FrameTooLarge').
+ *
+ * A host without a cursor (new, or reset by FutureCursor) gets a durable one
+ * on its first event, BEFORE that event is taken: cursor = seq - 1, written
+ * at once (sequencer.flush). Otherwise, until the first event batch landed,
+ * the stored record would still say "no cursor", and a relay killed in that
+ * window would come back live and never fetch what it missed. Anchoring at
+ * the first frame keeps the reference relay's "a new host is followed live,
+ * no backfill" (subscribing from cursor 0 instead would replay the host's
+ * whole retained window on every requestCrawl); from the first frame on,
+ * nothing the host sends is lost to a crash.
  */
 import { isAtfedError } from '../core/errors.ts'
 import {
@@ -110,6 +120,7 @@ class HostSubscription {
         duplicates = this.#countDuplicates(client, duplicates)
         await this.#throttle()
         if (this.#stopped) break
+        if (message.kind === 'event' && this.record.cursor === null) await this.#anchorCursor(message.event.seq)
         await this.ingest.push(message)
       }
       return 'closed'
@@ -120,6 +131,12 @@ class HostSubscription {
       client.close()
       this.#client = null
     }
+  }
+
+  /** Make "just before this first event" the host's durable cursor (see the header). */
+  async #anchorCursor(seq: number): Promise<void> {
+    this.#options.hosts.update(this.record, (r) => (r.cursor = Math.max(0, seq - 1)))
+    await this.#options.ingest.sequencer.flush()
   }
 
   /** The client drops events whose seq does not advance; count them as this host's drops. */
