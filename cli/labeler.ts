@@ -15,10 +15,14 @@
  *     writes the app.bsky.labeler.service record (feedgen/labeler/publish.ts:
  *     the rules' values, the --value ones, their definitions from the rules
  *     file's "definitions") into the account's repo and prints its at-uri
- *     (env ATFED_LABELER_PDS, _HANDLE, _PASSWORD, _RULES).
+ *     (env ATFED_LABELER_PDS, _HANDLE, _PASSWORD, _RULES). With --plc (the
+ *     parent's option) it then warns on stderr when the account's DID
+ *     document names no labeler (clients would ignore the record).
  */
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import type { Did } from '../core/syntax/did.ts'
+import { IdentityResolver } from '../did-resolver/identity-resolver.ts'
 import type { Command } from 'commander'
 import { AtfedError } from '../core/errors.ts'
 import { XrpcClient, XrpcClientError } from '../core/xrpc/client.ts'
@@ -30,7 +34,7 @@ import type { LabelDefinitionInput } from '../feedgen/labeler/publish.ts'
 import { loadRulesFile, NO_RULES } from '../feedgen/labeler/rules.ts'
 import { startLabeler } from '../feedgen/labeler/server.ts'
 
-type PublishFlags = { pds?: string; handle?: string; password?: string; rules?: string; value?: string[] }
+type PublishFlags = { pds?: string; handle?: string; password?: string; rules?: string; value?: string[]; plc?: string; dev?: boolean }
 type LabelFlags = { url?: string; adminPassword?: string; uri?: string; val?: string; cid?: string; exp?: string; neg?: boolean }
 
 async function serve(flags: LabelerFlags): Promise<void> {
@@ -93,6 +97,23 @@ async function publish(flags: PublishFlags): Promise<void> {
     definitions: rulesFile === undefined ? {} : definitionsIn(rulesFile),
   })
   process.stdout.write(`${published.uri}\n`)
+  const plcUrl = flags.plc ?? env('PLC')
+  if (plcUrl !== undefined) await warnIfNotALabeler(published.did as Did, plcUrl, flags.dev === true)
+}
+
+/** Clients use the record only when the account's DID document names a labeler (key and endpoint): say so if it does not. */
+async function warnIfNotALabeler(did: Did, plcUrl: string, dev: boolean): Promise<void> {
+  const resolver = new IdentityResolver({ plcUrl, allowPrivateAddresses: dev })
+  try {
+    const { labeler } = await resolver.resolveDid(did)
+    if (labeler.key === undefined || labeler.endpoint === undefined) {
+      process.stderr.write(`atfed: warning: ${did} has no #atproto_label key and #atproto_labeler service in its DID document; clients ignore its labeler record until it has\n`)
+    }
+  } catch (err) {
+    process.stderr.write(`atfed: warning: could not resolve ${did} to check its labeler service: ${(err as Error).message}\n`)
+  } finally {
+    resolver.close()
+  }
 }
 
 export function registerLabelerCommands(program: Command): void {
@@ -133,6 +154,6 @@ export function registerLabelerCommands(program: Command): void {
     .option('--handle <handle>', 'account handle or DID (env ATFED_LABELER_HANDLE)')
     .option('--password <password>', 'account or app password (env ATFED_LABELER_PASSWORD)')
     .option('--value <value>', 'a value labeled by hand, beyond the rules (repeatable)', (v: string, all: string[] = []) => [...all, v])
-    // --rules is the parent command's option (parsed there): merged in below.
+    // --rules, --plc and --dev are the parent command's options (parsed there): merged in below.
     .action((_flags: PublishFlags, command: Command) => publish(command.optsWithGlobals<PublishFlags>()))
 }

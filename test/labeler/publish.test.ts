@@ -4,7 +4,8 @@
  * known values listed but not defined), refusals by name before any
  * request, and the record written to a real atfed PDS as the account's
  * `self` record: the PDS validates it, @atproto/lexicon's validator accepts
- * what getRecord returns, and publishing again updates the one record.
+ * what getRecord returns, publishing again updates the one record, and the
+ * command warns that the account's DID document names no labeler.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -101,8 +102,10 @@ test('atfed labeler publish writes the record to a real PDS; it validates; publi
     const rulesFile = join(dir.path, 'rules.json')
     writeFileSync(rulesFile, JSON.stringify(RULES))
     const args = ['labeler', 'publish', '--pds', pds.publicUrl, '--handle', handle, '--password', 'labeler-password', '--rules', rulesFile, '--value', 'manual-review']
-    const out = await run(process.execPath, [ATFED, ...args])
+    const out = await run(process.execPath, [ATFED, ...args, '--plc', plc.url, '--dev'])
     assert.equal(out.stdout, `at://${did}/app.bsky.labeler.service/self\n`)
+    // A PDS account is no labeler yet: its DID document has no #atproto_label key or #atproto_labeler service.
+    assert.match(out.stderr, new RegExp(`^atfed: warning: ${did} has no #atproto_label key and #atproto_labeler service`))
 
     const got = await xrpc(pds.publicUrl, 'com.atproto.repo.getRecord', { params: { repo: did, collection: 'app.bsky.labeler.service', rkey: 'self' } })
     assert.equal(got.status, 200, JSON.stringify(got.body))
