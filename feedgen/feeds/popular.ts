@@ -6,7 +6,8 @@
  * first, at most FEEDGEN_POPULAR_LIKES_SCAN_MAX), keeps posts that are in the
  * index (a deleted post drops out) and whose author is active (a taken-down
  * or deactivated account's posts drop out, and come back with the account:
- * indexer.ts), and keeps the top
+ * indexer.ts); likes given by accounts that are not active do not count.
+ * It keeps the top
  * FEEDGEN_POPULAR_RANKED_MAX. Counts come from like rows, so a replayed or
  * deleted like is counted right. One ranking is shared by all requests for
  * `params.popularCacheMs`. The cursor is `<likes>::<uri>` of the last item:
@@ -22,6 +23,8 @@ import type { FeedModule } from './feed.ts'
 import { inactiveAuthors } from './fill-page.ts'
 
 type Ranked = { score: number; uri: string }
+/** Likers looked up per status read (getMany). */
+const LIKERS_PER_READ = 1_000
 
 /** (score desc, uri desc): true when a comes before b. */
 function before(a: Ranked, b: Ranked): boolean {
@@ -29,9 +32,15 @@ function before(a: Ranked, b: Ranked): boolean {
 }
 
 export async function rankByLikes(db: FeedStore, sinceMs: number): Promise<Ranked[]> {
+  const likes = await db.likedSince(sinceMs, FEEDGEN_POPULAR_LIKES_SCAN_MAX)
+  const hiddenLikers = new Set<string>()
+  const likers = [...new Set(likes.map((l) => l.liker))]
+  for (let i = 0; i < likers.length; i += LIKERS_PER_READ) {
+    for (const did of (await db.inactiveAmong(likers.slice(i, i + LIKERS_PER_READ))).keys()) hiddenLikers.add(did)
+  }
   const counts = new Map<string, number>()
-  for (const subject of await db.likedSince(sinceMs, FEEDGEN_POPULAR_LIKES_SCAN_MAX)) {
-    counts.set(subject, (counts.get(subject) ?? 0) + 1)
+  for (const { liker, subject } of likes) {
+    if (!hiddenLikers.has(liker)) counts.set(subject, (counts.get(subject) ?? 0) + 1)
   }
   const ranked = [...counts].map(([uri, score]) => ({ uri, score })).sort((a, b) => (before(a, b) ? -1 : 1))
   const out: Ranked[] = []

@@ -15,7 +15,7 @@ import { LevelCursorStore } from '../consumer/cursor-store.ts'
 import { AuthorHeads } from './author-heads.ts'
 import { KeyedCache } from './keyed-cache.ts'
 import { FEEDGEN_FOLLOWS_CACHED_MAX, FEEDGEN_FOLLOWS_SCAN_MAX } from '../../core/limits.ts'
-import { joinKey, lastPart, prefixRange, repoRowRange, SEP, SUBLEVELS, timeKey } from './keys.ts'
+import { authorOf, joinKey, lastPart, prefixRange, repoRowRange, SEP, SUBLEVELS, timeKey } from './keys.ts'
 import type { FollowRow, PostRow, SublevelName, SubjectRow } from './keys.ts'
 
 export type FeedDb = Level<string, string>
@@ -151,9 +151,10 @@ export class FeedStore {
     return out
   }
 
-  /** Subjects of the likes with sort time >= sinceMs, newest first, at most `max`. */
-  async likedSince(sinceMs: number, max: number): Promise<string[]> {
-    return await this.#subs.liketime.values({ gte: timeKey(Math.max(0, sinceMs)), reverse: true, limit: max }).all()
+  /** The likes with sort time >= sinceMs, newest first, at most `max`: who liked (a DID) what (an at-uri). */
+  async likedSince(sinceMs: number, max: number): Promise<Array<{ liker: string; subject: string }>> {
+    const entries = await this.#subs.liketime.iterator({ gte: timeKey(Math.max(0, sinceMs)), reverse: true, limit: max }).all()
+    return entries.map(([key, subject]) => ({ liker: authorOf(lastPart(key)), subject }))
   }
 
   /** Whom `did` follows (distinct DIDs), at most `max`. */

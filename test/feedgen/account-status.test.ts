@@ -6,7 +6,8 @@
  * comes back on `active: true`; a deleted account's rows are removed and it
  * stays hidden. Paging past hidden items keeps the cursor stable. A viewer
  * who is taken down still gets a feed (the status hides authors, not
- * readers). The indexer counts every status change.
+ * readers), and likes it gave stop counting in the popular ranking. The
+ * indexer counts every status change.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -125,4 +126,20 @@ test('a replayed #account event changes nothing; the status survives a restart',
   assert.ok(!posts((await h.skeleton('keyword', { limit: 100 })).body).includes(p.uri))
   await h.emit(accountEvent(author.did, true))
   assert.ok(posts((await h.skeleton('keyword', { limit: 100 })).body).includes(p.uri))
+})
+
+test('likes given by an inactive account do not count in the popular ranking until it is active again', { timeout: 30_000 }, async () => {
+  const [writer, x, y, z] = [await h.account('writer'), await h.account('liker-x'), await h.account('liker-y'), await h.account('liker-z')]
+  const a = writer.post('liked by two')
+  const b = writer.post('liked by one')
+  await h.emit(a.event, b.event, x.like(a).event, y.like(a).event, z.like(b).event)
+  const order = async (): Promise<string[]> => posts((await h.skeleton('popular', { limit: 100 })).body).filter((u) => u === a.uri || u === b.uri)
+  assert.deepEqual(await order(), [a.uri, b.uri])
+  await h.emit(accountEvent(x.did, false, 'takendown'), accountEvent(y.did, false, 'deactivated'))
+  assert.deepEqual(await order(), [b.uri])
+  await h.emit(accountEvent(x.did, true))
+  const oneEach = await order()
+  assert.deepEqual([...oneEach].sort(), [a.uri, b.uri].sort()) // one like each now: ties by uri
+  await h.emit(accountEvent(y.did, true))
+  assert.deepEqual(await order(), [a.uri, b.uri])
 })
