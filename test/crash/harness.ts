@@ -89,6 +89,7 @@ async function kill(child: AtfedChild): Promise<void> {
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))
+  promise.catch(() => {}) // a late failure of the loser is not an unhandled rejection
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 

@@ -3,7 +3,7 @@
  * writer c writing as account c % accounts (so account 0 has two writers
  * when clients > accounts: its writes are pipelined on heads that are not
  * durable yet, the group-commit path). Each writer loops createRecord with a
- * unique text (`life L client C n`) until stopped.
+ * unique text (`life L client C n`) until stopped, `pauseMs` apart if set.
  *
  * Every request ends in one of two logs: `acked` (HTTP 200: the answer's
  * record CID, commit CID and rev) or `uncertain` (sent, never answered: the
@@ -36,7 +36,17 @@ async function createOnce(url: string, account: PdsAccount, text: string): Promi
   return { status: res.status, body: await res.json() }
 }
 
-export function pdsLoad(options: { url: string; accounts: readonly PdsAccount[]; clients: number; life: number; log: PdsLog }): Load {
+export type PdsLoadOptions = {
+  url: string
+  accounts: readonly PdsAccount[]
+  clients: number
+  life: number
+  log: PdsLog
+  /** Each writer waits this long between writes (a paced load); default none. */
+  pauseMs?: number
+}
+
+export function pdsLoad(options: PdsLoadOptions): Load {
   const { url, accounts, life, log } = options
   let stopped = false
   let acknowledged!: () => void
@@ -60,6 +70,7 @@ export function pdsLoad(options: { url: string; accounts: readonly PdsAccount[];
       const path = body.uri.split('/').slice(3).join('/')
       log.acked.push({ did: account.did, path, cid: body.cid, commit: body.commit.cid, rev: body.commit.rev, text, life })
       acknowledged()
+      if (options.pauseMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.pauseMs))
     }
   }
   const running = Promise.all(Array.from({ length: options.clients }, (_, c) => writer(c)))

@@ -28,13 +28,36 @@ export class ResumingConsumer {
   }
 
   /** Resolves once the consumer holds seq `seq` (bounded). */
-  async reach(seq: number, timeoutMs: number): Promise<void> {
+  reach(seq: number, timeoutMs: number): Promise<void> {
+    return this.#wait(() => this.lastSeq >= seq, `the resumed consumer to reach seq ${seq}`, timeoutMs)
+  }
+
+  /** Resolves once an event matching `match` arrives (bounded). */
+  until(match: (event: CollectedEvent) => boolean, timeoutMs: number): Promise<void> {
+    const from = this.events.length
+    return this.#wait(() => this.events.slice(from).some(match), 'a matching event', timeoutMs)
+  }
+
+  async #wait(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
     const current = this.#current
     if (current === null) throw new Error('the consumer is not subscribed')
     await current.until(() => {
       this.#takeNew()
-      return this.lastSeq >= seq
-    }, `the resumed consumer to reach seq ${seq}`, timeoutMs)
+      return check()
+    }, what, timeoutMs)
+  }
+
+  /** Differences from `replay` (a replay from cursor 0): the consumer must hold exactly its seqs and frames. */
+  async differences(replay: readonly CollectedEvent[], timeoutMs: number): Promise<string[]> {
+    await this.reach(replay.at(-1)?.seq ?? 0, timeoutMs)
+    const problems: string[] = []
+    if (this.duplicates > 0) problems.push(`the resumed consumer was sent ${this.duplicates} seqs twice`)
+    if (this.events.length < replay.length) problems.push(`the resumed consumer holds ${this.events.length} events, the replay ${replay.length}`)
+    replay.forEach((r, i) => {
+      const e = this.events[i]
+      if (e === undefined || e.seq !== r.seq || !Buffer.from(e.frameBytes).equals(Buffer.from(r.frameBytes))) problems.push(`the resumed consumer's event ${i} is not the replay's seq ${r.seq}`)
+    })
+    return problems.slice(0, 5)
   }
 
   close(): void {
