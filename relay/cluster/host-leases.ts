@@ -20,6 +20,8 @@
  *    share.
  * A dead worker's entries expire after the TTL and the survivors' next
  * rounds take its hosts, resuming from the cursor in the shared state.
+ * When `onAcquired` throws (the shared state is behind), the lease is given
+ * back at once and a later round tries again.
  */
 import { randomUUID } from 'node:crypto'
 import { Kvm } from '@nats-io/kv'
@@ -115,7 +117,12 @@ export class HostLeases {
       if (revision === null) continue
       this.#held.set(host, { revision, renewedAt: Date.now() })
       this.#options.logLine(`relay cluster: worker ${this.workerId.slice(0, 8)} took host ${host}`)
-      await this.#options.onAcquired(host)
+      try {
+        await this.#options.onAcquired(host)
+      } catch (err) {
+        this.#options.logLine(`relay cluster: worker ${this.workerId.slice(0, 8)} gives ${host} back: ${String(err)}`)
+        await this.#release(host)
+      }
     }
   }
 

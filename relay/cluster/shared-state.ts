@@ -33,6 +33,7 @@
 import { Kvm } from '@nats-io/kv'
 import type { KV, KvEntry } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { AtfedError } from '../../core/errors.ts'
 import { RELAY_CLUSTER_CATCH_UP_MS_MAX, RELAY_CLUSTER_KV_TIMEOUT_MS, RELAY_CLUSTER_WATCH_CHECK_MS, RELAY_CLUSTER_WATCH_STALL_CHECKS } from '../../core/limits.ts'
 import { decodeAccountJson } from '../accounts.ts'
 import type { AccountStore } from '../accounts.ts'
@@ -176,9 +177,13 @@ export class SharedState {
   /**
    * Before following a newly leased host: the accounts are caught up and
    * the local record is the bucket's (its cursor). Resolves with the record.
+   * Throws 'SharedStateBehind' when the watches did not catch up in time: a
+   * cursor from the bucket with older account states would re-verify the
+   * next commits against the wrong revs (a needless desync and resync), so
+   * the caller gives the lease back and tries again later.
    */
   async takeOver(host: HostName): Promise<HostRecord | undefined> {
-    if (!(await this.catchUp())) this.#options.logLine(`relay cluster: taking over ${host} before the shared state caught up`)
+    if (!(await this.catchUp())) throw new AtfedError('SharedStateBehind', `the shared state is not caught up; not taking ${host} now`)
     const entry = await this.#kv.hosts.get(keyOf(host))
     if (entry !== null && entry.operation === 'PUT') return this.#applyHost(entry.string(), true) ?? undefined
     return this.#options.hosts.get(host)
