@@ -1,32 +1,30 @@
 /**
  * The following feed's read path: a k-way merge of the followed accounts'
- * author ranges (store.ts `openAuthorRange`: each newest first, strictly
- * older than the page cursor). A max-heap holds each account's next item;
- * `take(n)` pops the n newest across all of them, in (time desc, uri desc)
- * order, refilling an account's buffer from its range only when the page
- * reaches it.
+ * items (posts and reposts), newest first, strictly older than the page
+ * cursor. A max-heap holds each opened account's next item; `take(n)` pops
+ * the n newest across all of them, in (time desc, uri desc) order.
  *
- * Ranges open lazily. Each account's bound (its cached head's newest time,
- * else `authorlast`, keys.ts: an upper bound on its newest item's time,
- * read for the rest in one getMany) caps what
- * it can contribute, so accounts wait, highest bound first, and a range is
- * opened only once the merge's next item is not newer than that bound. An
- * account without a bound has nothing indexed and is never opened (a store
- * from before the bounds builds them on open: store.ts). A first page thus opens about as many ranges as it has distinct
- * authors, not one per follow; a deep page (a cursor older than most bounds)
- * opens most of them.
+ * Accounts open lazily. Each has a bound on its newest item's time (its
+ * cached head's newest item, else its `authorlast` entry, keys.ts; read for
+ * the rest in one getMany), capped by the cursor. Accounts wait, highest
+ * bound first, and one is opened only once the heap's top is not newer than
+ * its bound. An account without a bound has nothing indexed and is never
+ * opened (a store from before the bounds builds them on open: store.ts). A
+ * first page thus opens about as many accounts as it has distinct authors,
+ * not one per follow.
  *
  * An opened account starts from its cached head (the store's AuthorHeads:
  * its newest items in memory), cut to the items older than the cursor; an
- * index range is opened only when the page needs more than the head holds
- * (from the last item served, or from the cursor when the whole head is
- * newer than it). Such a range reads FIRST_CHUNK entries, then chunks that
- * double while the page keeps taking from it. The previous handler read
- * `limit` items from every followed account and sorted them all: follows ×
- * limit entries per page.
+ * index range (store.ts `openAuthorRange`) is opened only when the page
+ * needs more than the head holds: from the last item served, or from the
+ * cursor when the whole head is newer than it. A range reads FIRST_CHUNK
+ * entries, then chunks that double while the page keeps taking from it.
+ * The previous handler read `limit` items from every followed account and
+ * sorted them all: follows × limit entries per page.
  *
  * The order and the cursor are exactly those of a full sort, so pages are
- * the same as before.
+ * the same as before (test/feedgen/following-merge.test.ts checks against
+ * a model).
  */
 import type { AuthorItem, AuthorRange, FeedStore, TimeCursor } from '../indexer/store.ts'
 
@@ -138,13 +136,13 @@ export class AuthorMerge {
       if (end === this.#next) return
       const due = this.#waiting.slice(this.#next, end)
       this.#next = end
-      const heads = await Promise.all(due.map((w) => this.#openRange(w.did)))
+      const heads = await Promise.all(due.map((w) => this.#openAccount(w.did)))
       for (const head of heads) if (head.items.length > 0) this.#push(head)
     }
   }
 
   /** The account's cached head, cut to the items older than the cursor; a range only if that leaves nothing but more may exist. */
-  async #openRange(did: string): Promise<Head> {
+  async #openAccount(did: string): Promise<Head> {
     const cached = await this.#db.heads.get(did)
     const before = this.#before
     const items = before === null ? cached.items : cached.items.filter((item) => olderThan(item, before))
