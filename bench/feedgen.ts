@@ -79,6 +79,7 @@ async function measureSkeletons(context: SectionContext, sizes: Sizes, run: { pl
     const after = rates.get('following')!
     const before = rates.get('following-before')!
     context.info(`following feed (viewer follows ${sizes.repos - 1} accounts): k-way merge over cached author heads ${Math.round(after)} req/s vs previous handler ${Math.round(before)} req/s = ${(after / before).toFixed(1)}x`)
+    context.info(`RSS of this process after the skeleton loads: ${Math.round(process.memoryUsage.rss() / 1e6)} MB (its peak includes recording the stream: ${sizes.repos} repos in memory)`)
   } finally {
     await server.close()
     resolver.close()
