@@ -341,9 +341,9 @@ export const FEEDGEN_SKELETON_LIMIT_DEFAULT = 50
 export const FEEDGEN_CURSOR_LENGTH_MAX = 1_024
 /** Follows of one viewer the `following` feed reads (its merge opens at most one index range per followed account). */
 export const FEEDGEN_FOLLOWS_SCAN_MAX = 1_000
-/** The following feed's in-memory author heads (feedgen/indexer/author-heads.ts): newest items kept per author, and authors kept. */
+/** The following feed's in-memory author heads (feedgen/indexer/author-heads.ts): newest items kept per author, and authors kept (~4 KB each: ~40 MB at most). */
 export const FEEDGEN_AUTHOR_HEAD_ITEMS = 16
-export const FEEDGEN_AUTHOR_HEADS_MAX = 50_000
+export const FEEDGEN_AUTHOR_HEADS_MAX = 10_000
 /** Viewers whose follow lists the following feed keeps in memory (invalidated on their follow writes). */
 export const FEEDGEN_FOLLOWS_CACHED_MAX = 10_000
 /** Items a feed page looks at beyond its limit to skip hidden ones (inactive accounts); at this many it ends the page early with a cursor. */
