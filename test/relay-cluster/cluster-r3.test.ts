@@ -20,7 +20,7 @@ startWatchdog(170_000, 'test/relay-cluster/cluster-r3.test.ts')
 test('relay cluster on 3 NATS nodes, R3: kill -9 the stream leader, then an ingest worker and a frontend, mid-burst; every commit exactly once, in order', { timeout: 160_000 }, async (t) => {
   const nats = await startNatsCluster(3)
   try {
-    await runClusterScenario(t, { nats, stream: 'R3E2E', replicas: 3, kill: { natsLeader: true, workerAndFrontend: true }, moveMsMax: 45_000 })
+    await runClusterScenario(t, { nats, stream: 'R3E2E', replicas: 3, kill: { natsLeader: true, workerAndFrontend: true }, moveMsMax: 60_000 })
   } finally {
     await nats.stop()
   }

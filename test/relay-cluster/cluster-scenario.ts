@@ -65,12 +65,25 @@ async function streamLeader(nats: NatsCluster, nc: NatsConnection, stream: strin
   return index
 }
 
+/** Each host's getHostStatus (cursor, status, drop counters) as one relay process sees it. */
+async function hostStatuses(url: string): Promise<string> {
+  const client = new XrpcClient({ service: url })
+  const { hosts } = (await client.query<{ hosts: { hostname: string }[] }>('com.atproto.sync.listHosts')).body
+  const statuses = await Promise.all(hosts.map(async (h) => (await client.query('com.atproto.sync.getHostStatus', { hostname: h.hostname })).body))
+  return JSON.stringify(statuses)
+}
+
 /** On a stall: where the events stopped (the stream, or a frontend) and each relay's last stderr lines. */
 async function explainStall(t: TestContext, net: ClusterNetwork, nc: NatsConnection, stream: string, live: StreamCollector): Promise<void> {
   const info = await (await jetstreamManager(nc)).streams.info(stream).catch((err: unknown) => String(err))
   t.diagnostic(`stall: the live consumer is at seq ${live.events.at(-1)?.seq}; the stream: ${typeof info === 'string' ? info : `last seq ${info.state.last_seq}, leader ${info.cluster?.leader}`}`)
   for (const [role, children] of [['ingest', net.ingest], ['serve', net.serve]] as const) {
-    for (const [i, child] of children.entries()) t.diagnostic(`${role} ${i} stderr:\n${child.stderr.join('\n')}`)
+    for (const [i, child] of children.entries()) {
+      const hosts = child.child.exitCode === null && child.child.signalCode === null
+        ? await hostStatuses(child.url).catch((err: unknown) => String(err))
+        : 'exited'
+      t.diagnostic(`${role} ${i}: listHosts ${hosts}; stderr:\n${child.stderr.join('\n')}`)
+    }
   }
 }
 
