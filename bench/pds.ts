@@ -109,6 +109,7 @@ async function runOurs(context: SectionContext): Promise<void> {
 
     context.progress(`filling a ${repoRecords}-record repo`)
     await fillRepo(pds.url, big, { count: repoRecords, perCall: APPLY_WRITES_PER_CALL })
+    await getRepoBytes(pds.url, big.did) // untimed warm-up: the fill's compaction and a cold code path otherwise land in round 1
     let bytes = 0
     const ms = await timeAsync(async () => {
       for (let i = 0; i < GET_REPO_ROUNDS; i++) bytes += await getRepoBytes(pds.url, big.did)
@@ -118,7 +119,7 @@ async function runOurs(context: SectionContext): Promise<void> {
       value: mbPerSecond(bytes, ms),
       unit: 'MB/s',
       higherIsBetter: true,
-      note: `whole-repo CAR (${(bytes / GET_REPO_ROUNDS / 1e6).toFixed(1)} MB) streamed over loopback HTTP, ${GET_REPO_ROUNDS} rounds`,
+      note: `whole-repo CAR (${(bytes / GET_REPO_ROUNDS / 1e6).toFixed(1)} MB) streamed over loopback HTTP, ${GET_REPO_ROUNDS} rounds after an untimed one`,
     })
 
     context.progress(`fan-out to ${FANOUT_SUBSCRIBERS} subscribers`)
