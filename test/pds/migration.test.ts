@@ -53,6 +53,8 @@ async function signingKeyOn(pds: TestPds, did: string): Promise<string> {
   return pds.ctx.signingKeys.get(account).publicKey.didKey
 }
 
+const PREFERENCES = [{ $type: 'app.bsky.actor.defs#adultContentPref', enabled: true }]
+
 describe('atfed account migrate (A → B, one PLC)', () => {
   let plc: TestPlc
   let a: TestPds
@@ -75,6 +77,7 @@ describe('atfed account migrate (A → B, one PLC)', () => {
     await agent.post({ text: 'third', createdAt: new Date().toISOString() })
     await agent.like(first.uri, first.cid)
     await agent.like(second.uri, second.cid)
+    await agent.app.bsky.actor.putPreferences({ preferences: PREFERENCES })
     const rev = (await xrpc(a.publicUrl, 'com.atproto.sync.getLatestCommit', { params: { did } })).body.rev
     was = {
       posts: await listAll(a.publicUrl, did, 'app.bsky.feed.post'),
@@ -103,6 +106,13 @@ describe('atfed account migrate (A → B, one PLC)', () => {
     assert.equal(report.handle, 'alice-b.test')
     assert.equal(report.plcState, 'merged')
     assert.deepEqual(report.blobs, { copied: 1, failed: 0, skipped: null })
+    assert.equal(report.preferences, 'copied')
+  })
+
+  it('copies the preferences to B', async () => {
+    const login = await xrpc(b.publicUrl, 'com.atproto.server.createSession', { body: { identifier: did, password: PASSWORD } })
+    const prefs = await xrpc(b.publicUrl, 'app.bsky.actor.getPreferences', { token: login.body.accessJwt })
+    assert.deepEqual(prefs.body.preferences, PREFERENCES)
   })
 
   it('leaves the DID document pointing at B with B’s signing key and rotation key', async () => {
