@@ -162,6 +162,7 @@ export async function runClusterScenario(t: TestContext, options: ScenarioOption
     if (options.kill.workerAndFrontend) {
       const kill = await killIngestWorker(net, (options.moveMsMax ?? MOVE_MS_MAX) + 10_000)
       t.diagnostic(`ingest worker ${kill.victim} (holding ${kill.moved} hosts) killed; its hosts moved in ${kill.movedMs} ms (TTL ${RELAY_CLUSTER_LEASE_TTL_MS} ms)`)
+      if (kill.movedMs > (options.moveMsMax ?? MOVE_MS_MAX)) await explainStall(t, net, nc, stream, live)
       assert.ok(kill.movedMs <= (options.moveMsMax ?? MOVE_MS_MAX), `hosts moved in ${kill.movedMs} ms`)
       await net.serve[1]!.kill('SIGKILL')
     }
