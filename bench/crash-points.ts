@@ -29,7 +29,7 @@ const USAGE = 'usage: npm run crash -- [--iterations N] [--seed S] [pds] [relay]
 
 const TARGETS: Record<Component, { target: () => Promise<CrashTarget>; options: Pick<CrashRunOptions, 'killDelayMsMax' | 'downMsMax'> }> = {
   pds: { target: pdsCrashTarget, options: { killDelayMsMax: 250 } },
-  relay: { target: relayCrashTarget, options: { killDelayMsMax: 300, downMsMax: 300 } },
+  relay: { target: () => relayCrashTarget({ writePauseMs: 15 }), options: { killDelayMsMax: 300, downMsMax: 300 } },
   plc: { target: plcCrashTarget, options: { killDelayMsMax: 250 } },
 }
 

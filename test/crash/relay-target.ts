@@ -1,7 +1,7 @@
 /**
  * The relay crash target: `atfed relay` as the child, following one
  * `atfed pds` child (`--host`) that is never killed and keeps writing
- * (WRITERS paced writers, pds-load.ts) through every kill, restart and
+ * (WRITERS writers, `writePauseMs` apart, pds-load.ts) through every kill, restart and
  * check; our PLC directory in this process.
  *
  * Setup: canary accounts are created on the PDS until one reaches the
@@ -44,7 +44,6 @@ import type { PdsAccount, PdsLog } from './pds-load.ts'
 import { ResumingConsumer } from './resuming-consumer.ts'
 
 const WRITERS = 3
-const WRITE_PAUSE_MS = 15
 const CANARIES_MAX = 20
 const CANARY_WAIT_MS = 1_500
 const CATCH_UP_TIMEOUT_MS = 30_000
@@ -77,7 +76,8 @@ async function untilFollowed(pdsUrl: string, live: ResumingConsumer): Promise<vo
   throw new Error('the relay never followed the PDS')
 }
 
-export async function relayCrashTarget(): Promise<CrashTarget> {
+/** `writePauseMs`: each PDS writer's pause between writes (the load's pace; CI uses a lighter one). */
+export async function relayCrashTarget(options: { writePauseMs: number }): Promise<CrashTarget> {
   const world = await startWorld()
   const log: PdsLog = { acked: [], uncertain: new Map(), failures: [] }
   const accounts: PdsAccount[] = []
@@ -102,7 +102,7 @@ export async function relayCrashTarget(): Promise<CrashTarget> {
       live.resume(relayStream)
       await untilFollowed(world.pds.url, live)
       for (let i = 0; i < WRITERS; i++) accounts.push(await createWriterAccount(world.pds.url, `writer${i}.test`))
-      writers = pdsLoad({ url: world.pds.url, accounts, clients: WRITERS, life: 0, log, pauseMs: WRITE_PAUSE_MS })
+      writers = pdsLoad({ url: world.pds.url, accounts, clients: WRITERS, life: 0, log, pauseMs: options.writePauseMs })
     },
     load: (): Load => ({ acknowledged: live.reach(live.lastSeq + 1, CATCH_UP_TIMEOUT_MS), stop: async () => {} }),
     check: async () => {

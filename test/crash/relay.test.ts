@@ -17,7 +17,7 @@ const SEED = Number(process.env['ATFED_CRASH_SEED'] ?? 20261122)
 startWatchdog(90_000, 'test/crash/relay.test.ts')
 
 test(`relay: ${ITERATIONS} kills under load, nothing acknowledged lost (seed ${SEED})`, { timeout: 80_000 }, async (t) => {
-  const report = await runCrashPoints(await relayCrashTarget(), { iterations: ITERATIONS, seed: SEED, killDelayMsMax: 300, downMsMax: 300, log: (line) => t.diagnostic(line) })
+  const report = await runCrashPoints(await relayCrashTarget({ writePauseMs: 50 }), { iterations: ITERATIONS, seed: SEED, killDelayMsMax: 300, downMsMax: 300, log: (line) => t.diagnostic(line) })
   t.diagnostic(formatReport(report))
   assert.deepEqual(report.problems, [])
   assert.equal(report.lost, 0)
