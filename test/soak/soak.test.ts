@@ -1,0 +1,83 @@
+/**
+ * The soak (scripts/soak.ts) at CI size: ~10 s at a low rate with 1 s
+ * samples, four real child processes. Checks the artefacts, not the
+ * verdicts (10 s says nothing about leaks): the CSV has the header and a
+ * row per sample with positive throughput, firehose and per-process RSS and
+ * fd values; the PNG is a PNG (signature, IHDR size, CRCs, IDAT inflates to
+ * exactly the rows); every process was sampled every time; nothing crashed;
+ * the whole run stays within its wall-clock budget. The watchdog kills the
+ * children if the file hangs; runSoak kills them in its own finally.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { inflateSync } from 'node:zlib'
+import { SOAK_PROCESSES } from '../../scripts/soak-network.ts'
+import { crc32 } from '../../scripts/soak-png.ts'
+import { csvHeader, formatSummary, runSoak } from '../../scripts/soak.ts'
+import { startWatchdog } from '../helpers/watchdog.ts'
+
+const WALL_MS_MAX = 25_000
+startWatchdog(40_000, 'test/soak/soak.test.ts')
+
+function pngChunks(png: Buffer): { type: string; data: Buffer }[] {
+  const chunks: { type: string; data: Buffer }[] = []
+  for (let at = 8; at < png.length;) {
+    const length = png.readUInt32BE(at)
+    const type = png.toString('latin1', at + 4, at + 8)
+    const data = png.subarray(at + 8, at + 8 + length)
+    assert.equal(png.readUInt32BE(at + 8 + length), crc32(png.subarray(at + 4, at + 8 + length)), `${type} CRC`)
+    chunks.push({ type, data })
+    at += 12 + length
+  }
+  return chunks
+}
+
+test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crashes', { timeout: 35_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'atfed-soak-test-'))
+  const started = Date.now()
+  try {
+    const report = await runSoak({ seconds: 10, ratePerS: 40, clients: 4, intervalS: 1, outDir: out })
+    const wallMs = Date.now() - started
+    assert.ok(wallMs <= WALL_MS_MAX, `soak test took ${wallMs} ms`)
+    assert.deepEqual(report.crashed, [])
+    assert.ok(report.writes > 100, `${report.writes} writes`)
+    assert.equal(report.errors, 0)
+
+    const [header, ...rows] = readFileSync(report.csvPath, 'utf8').trimEnd().split('\n')
+    assert.equal(header, csvHeader())
+    const columns = header!.split(',')
+    assert.deepEqual(columns.slice(0, 6), ['t_s', 'writes_per_s', 'write_errors', 'write_p99_ms', 'firehose_events_per_s', 'feedgen_lag_ms'])
+    for (const p of SOAK_PROCESSES) assert.ok(columns.includes(`${p}_rss_mb`) && columns.includes(`${p}_fds`), p)
+    assert.ok(rows.length >= 8, `${rows.length} rows`)
+    const cells = rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [columns[i]!, v])))
+    for (const row of cells) {
+      assert.equal(Object.keys(row).length, columns.length)
+      for (const p of SOAK_PROCESSES) {
+        assert.ok(Number(row[`${p}_rss_mb`]) > 10, `${p} RSS sampled: ${JSON.stringify(row)}`)
+        assert.ok(Number(row[`${p}_fds`]) > 3, `${p} fds sampled: ${JSON.stringify(row)}`)
+      }
+    }
+    const full = cells.slice(1, -1) // the last window may be a fraction of a second
+    assert.ok(full.every((r) => Number(r.writes_per_s) > 0 && Number(r.write_p99_ms) > 0), 'writes every second')
+    assert.ok(full.some((r) => Number(r.firehose_events_per_s) > 0), 'the relay firehose carried events')
+    assert.ok(cells.some((r) => r.feedgen_lag_ms !== '' && Number(r.feedgen_lag_ms) >= 0), 'the feed generator indexed posts')
+    assert.ok(report.rows.every((r) => SOAK_PROCESSES.every((p) => r.procs[p] !== null)), 'every process sampled every time')
+    assert.match(formatSummary(report, 40), /pds .*(FLAT|GROWING)/)
+
+    const png = readFileSync(report.pngPath)
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+    const chunks = pngChunks(png)
+    assert.deepEqual(chunks.map((c) => c.type), ['IHDR', 'IDAT', 'IEND'])
+    const ihdr = chunks[0]!.data
+    const [width, height] = [ihdr.readUInt32BE(0), ihdr.readUInt32BE(4)]
+    assert.deepEqual([width, height, ihdr[8], ihdr[9]], [900, 600, 8, 2])
+    const raw = inflateSync(chunks[1]!.data)
+    assert.equal(raw.length, height * (1 + width * 3))
+    assert.ok(raw.some((b, i) => i % (1 + width * 3) !== 0 && b !== 255), 'something is drawn')
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
