@@ -24,7 +24,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { MemoryBlockstore, MST, cborToLexRecord, def, getAndParseByDef, readCarWithRoot, verifyCommitSig } from '@atproto/repo'
 import { decodeFirst } from 'cborg'
 import { Level } from 'level'
-import WebSocket from 'ws'
+import { replayFrames } from './replay-frames.ts'
 
 type RefCid = Parameters<MST['add']>[1]
 type Op = { action: 'create' | 'update' | 'delete'; path: string; cid: RefCid | null; prev?: RefCid }
@@ -115,22 +115,8 @@ export async function referenceReplay(origin: string, count: number, keys: Reado
   const db = new Level<string, string>(dir)
   try {
     const indexer = new ReferenceIndexer(db, keys)
-    const ws = new WebSocket(`${origin.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos?cursor=0`, { perMessageDeflate: false })
-    const queue: Uint8Array[] = []
-    let wake: (() => void) | null = null
-    ws.on('message', (data: Buffer) => {
-      queue.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-      wake?.()
-    })
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
-    const start = performance.now()
-    for (let handled = 0; handled < count; handled++) {
-      while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve))
-      await indexer.handle(queue.shift()!)
-    }
-    const seconds = (performance.now() - start) / 1000
-    ws.close()
-    return count / seconds
+    const { ms } = await replayFrames(origin, count, (frame) => indexer.handle(frame))
+    return count / (ms / 1000)
   } finally {
     await db.close()
     rmSync(dir, { recursive: true, force: true })

@@ -23,7 +23,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { MemoryBlockstore, MST, cborToLexRecord, def, getAndParseByDef, readCarWithRoot, verifyCommitSig } from '@atproto/repo'
 import { decodeFirst } from 'cborg'
 import { Level } from 'level'
-import WebSocket from 'ws'
+import { replayFrames } from './replay-frames.ts'
 
 type RefCid = Parameters<MST['add']>[1]
 type Op = { action: 'create' | 'update' | 'delete'; path: string; cid: RefCid | null; prev?: RefCid }
@@ -110,22 +110,8 @@ async function withLabeler<T>(rules: ReferenceRules, keys: ReadonlyMap<string, s
 /** Events 1..`count` from the scripted host at `origin`, from cursor 0; events/s and labels written. */
 export async function referenceRuleReplay(origin: string, count: number, rules: ReferenceRules, keys: ReadonlyMap<string, string> | null): Promise<{ perSecond: number; labels: number }> {
   return await withLabeler(rules, keys, async (labeler) => {
-    const ws = new WebSocket(`${origin.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos?cursor=0`, { perMessageDeflate: false })
-    const queue: Uint8Array[] = []
-    let wake: (() => void) | null = null
-    ws.on('message', (data: Buffer) => {
-      queue.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-      wake?.()
-    })
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
-    const start = performance.now()
-    for (let handled = 0; handled < count; handled++) {
-      while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve))
-      await labeler.handle(queue.shift()!)
-    }
-    const seconds = (performance.now() - start) / 1000
-    ws.close()
-    return { perSecond: count / seconds, labels: labeler.labels }
+    const { ms } = await replayFrames(origin, count, (frame) => labeler.handle(frame))
+    return { perSecond: count / (ms / 1000), labels: labeler.labels }
   })
 }
 

@@ -27,7 +27,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { MemoryBlockstore, MST, def, getAndParseByDef, readCarWithRoot, verifyCommitSig } from '@atproto/repo'
 import { decodeFirst } from 'cborg'
 import { Level } from 'level'
-import WebSocket from 'ws'
+import { replayFrames } from './replay-frames.ts'
 import type { IngestRates } from './relay-ingest-modes.ts'
 
 type RefCid = Parameters<MST['add']>[1]
@@ -134,23 +134,11 @@ export async function referenceInProcess(frames: readonly Uint8Array[], keys: Re
 export async function referenceOverWebSocket(origin: string, count: number, keys: ReadonlyMap<string, string>): Promise<IngestRates> {
   let result!: IngestRates
   await withPipeline(keys, async (pipeline) => {
-    const ws = new WebSocket(`${origin.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos?cursor=0`, { perMessageDeflate: false })
-    const queue: Uint8Array[] = []
-    let wake: (() => void) | null = null
-    ws.on('message', (data: Buffer) => {
-      queue.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-      wake?.()
-    })
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
     const cpu = process.cpuUsage()
     const start = performance.now()
-    for (let handled = 0; handled < count; handled++) {
-      while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve))
-      await pipeline.handle(queue.shift()!)
-    }
+    await replayFrames(origin, count, (frame) => pipeline.handle(frame))
     await pipeline.flush()
     result = rates(count, performance.now() - start, process.cpuUsage(cpu))
-    ws.close()
   })
   return result
 }
