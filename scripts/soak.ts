@@ -10,7 +10,7 @@
  *
  *   npm run soak                          10 min at 1,200 writes/s target
  *   npm run soak -- --minutes 60          the 1 h soak
- *   npm run soak -- --rate 300 --clients 16 --interval 5 --out soak-out
+ *   npm run soak -- --rate 300 --clients 16 --interval 5 --out .bench-out/soak
  *
  * The target is twice the network's typical peak (~600 events/s); one PDS
  * sharing 2 cores with the other three services falls short of it, and the
@@ -153,7 +153,7 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     minutes: { type: 'string', default: '10' }, seconds: { type: 'string' }, rate: { type: 'string', default: '1200' },
-    clients: { type: 'string', default: '32' }, interval: { type: 'string', default: '5' }, out: { type: 'string', default: 'soak-out' },
+    clients: { type: 'string', default: '32' }, interval: { type: 'string', default: '5' }, out: { type: 'string', default: '.bench-out/soak' },
   } })
   const ratePerS = Number(values.rate)
   const report = await runSoak({
