@@ -1,7 +1,6 @@
 /**
  * A minimal PNG line chart, no dependency: an RGB raster, lines drawn
- * with Bresenham (2 px thick), encoded as one PNG (8-bit RGB, filter 0 on
- * every row, one IDAT deflated by node:zlib, CRC-32 computed here).
+ * with Bresenham (2 px thick), encoded by cli/png.ts.
  *
  * `lineChartPng(panels)` stacks the panels vertically; each has its own
  * y range (0 .. the largest value × 1.1) and shares the x range of its
@@ -10,7 +9,7 @@
  * is no text (no font): each series is drawn in its fixed colour, and the
  * soak's summary and README name the colours and the scales.
  */
-import { deflateSync } from 'node:zlib'
+import { encodePng } from '../cli/png.ts'
 
 export type Rgb = readonly [number, number, number]
 export type Series = { color: Rgb; points: readonly (readonly [number, number])[] }
@@ -21,40 +20,6 @@ const PANEL_HEIGHT = 300
 const MARGIN = 20
 const GRID: Rgb = [220, 220, 220]
 const AXIS: Rgb = [60, 60, 60]
-
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-  return c >>> 0
-})
-
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length)
-  out.writeUInt32BE(data.length, 0)
-  out.write(type, 4, 'latin1')
-  out.set(data, 8)
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length)
-  return out
-}
-
-/** Encode `rgb` (width × height × 3 bytes, row-major) as a PNG file. */
-export function encodePng(rgb: Uint8Array, width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(width, 0)
-  ihdr.writeUInt32BE(height, 4)
-  ihdr[8] = 8 // bit depth
-  ihdr[9] = 2 // colour type RGB; compression, filter, interlace 0
-  const raw = Buffer.alloc(height * (1 + width * 3))
-  for (let y = 0; y < height; y++) raw.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), y * (1 + width * 3) + 1)
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
-}
 
 class Raster {
   readonly rgb: Uint8Array
