@@ -22,7 +22,7 @@
  *   the same checks through @atproto/repo. There is no reference server for
  *   the skeleton rows.
  */
-import { mkdirSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServiceJwt } from '../core/crypto/jwt.ts'
@@ -30,15 +30,12 @@ import { IdentityResolver } from '../did-resolver/identity-resolver.ts'
 import { loadFeedgenConfig } from '../feedgen/config.ts'
 import { feedUri } from '../feedgen/routes.ts'
 import { DEFAULT_FEEDS, startFeedgen } from '../feedgen/server.ts'
-import { startTestPlc } from '../test/helpers/plc.ts'
-import { loadStream, recordStream, saveStream } from './feedgen-data.ts'
 import type { RecordedStream } from './feedgen-data.ts'
 import { previousFollowingFeed } from './feedgen-following-before.ts'
 import { referenceReplay } from './feedgen-reference.ts'
 import { replayIndex, runLoad } from './feedgen-replay.ts'
 import type { BenchSection, SectionContext } from './harness.ts'
-import { loadHostChild, startHostChild } from './relay-ingest-modes.ts'
-import type { HostChild } from './relay-ingest-modes.ts'
+import { withRecordedHost, withSavedHost } from './recorded-host.ts'
 
 const FULL = { repos: 200, events: 10_000, requests: 4_000, warmUp: 1_000 }
 const QUICK = { repos: 40, events: 1_500, requests: 600, warmUp: 300 }
@@ -87,18 +84,11 @@ async function measureSkeletons(context: SectionContext, sizes: Sizes, run: { pl
 }
 
 async function runOurs(context: SectionContext, sizes: Sizes): Promise<void> {
-  rmSync(sharedDir(), { recursive: true, force: true })
-  mkdirSync(sharedDir(), { recursive: true })
-  const plc = await startTestPlc({ clock: { now: () => Date.now(), set() {}, advance() {} } })
-  const host = await startHostChild()
-  try {
-    context.progress(`recording ${sizes.events} events of ${sizes.repos} accounts`)
-    const stream = await recordStream(plc.url, { repos: sizes.repos, events: sizes.events, mix: 'feed' })
-    saveStream(sharedDir(), stream)
-    await loadHostChild(host, stream.frames, sharedDir())
+  context.progress(`recording ${sizes.events} events of ${sizes.repos} accounts`)
+  await withRecordedHost(sharedDir(), { repos: sizes.repos, events: sizes.events, mix: 'feed' }, async ({ host, plcUrl, stream }) => {
     const bytes = stream.frames.reduce((sum, f) => sum + f.length, 0)
     context.info(`stream: ${stream.frames.length} #commit frames, ${Math.round(bytes / stream.frames.length)} B on average, ${sizes.repos} accounts`)
-    const base = { origin: host.origin, plcUrl: plc.url, dids: [...stream.keys.keys()], lastSeq: stream.frames.length, warmUp: sizes.warmUp }
+    const base = { origin: host.origin, plcUrl, dids: [...stream.keys.keys()], lastSeq: stream.frames.length, warmUp: sizes.warmUp }
     const dirs = { plain: join(sharedDir(), 'plain'), verified: join(sharedDir(), 'verified') }
     context.progress('index replay, no verification')
     const plain = await replayIndex({ ...base, dataDir: dirs.plain, verify: false })
@@ -106,25 +96,14 @@ async function runOurs(context: SectionContext, sizes: Sizes): Promise<void> {
     context.progress('index replay, verified')
     const verified = await replayIndex({ ...base, dataDir: dirs.verified, verify: true })
     context.record({ name: ROW_VERIFIED, value: verified, unit: 'events/s', higherIsBetter: true, note: NOTE_INDEX })
-    await measureSkeletons(context, sizes, { plcUrl: plc.url, dataDir: dirs.verified, stream })
+    await measureSkeletons(context, sizes, { plcUrl, dataDir: dirs.verified, stream })
     rmSync(dirs.plain, { recursive: true, force: true })
     rmSync(dirs.verified, { recursive: true, force: true })
-  } finally {
-    await host.close()
-    await plc.stop()
-  }
+  })
 }
 
 async function runReference(context: SectionContext, sizes: Sizes): Promise<void> {
-  const host = await startHostChild()
-  let plc: Awaited<ReturnType<typeof startTestPlc>> | null = null
-  try {
-    let stream = loadStream(sharedDir())
-    if (stream === null) {
-      plc = await startTestPlc({ clock: { now: () => Date.now(), set() {}, advance() {} } })
-      stream = await recordStream(plc.url, { repos: sizes.repos, events: sizes.events, mix: 'feed' })
-    }
-    await loadHostChild(host, stream.frames, tmpdir())
+  await withSavedHost(sharedDir(), { repos: sizes.repos, events: sizes.events, mix: 'feed' }, async ({ host, stream }) => {
     context.progress('reference index replay, no verification')
     await referenceReplay(host.origin, sizes.warmUp, null) // untimed warm-up, as ours
     const plain = await referenceReplay(host.origin, stream.frames.length, null)
@@ -133,11 +112,7 @@ async function runReference(context: SectionContext, sizes: Sizes): Promise<void
     await referenceReplay(host.origin, sizes.warmUp, stream.keys)
     const verified = await referenceReplay(host.origin, stream.frames.length, stream.keys)
     context.record({ name: ROW_VERIFIED, value: verified, unit: 'events/s', higherIsBetter: true, note: NOTE_INDEX })
-  } finally {
-    rmSync(sharedDir(), { recursive: true, force: true })
-    await host.close()
-    await plc?.stop()
-  }
+  })
 }
 
 export const section: BenchSection = {

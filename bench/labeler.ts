@@ -18,7 +18,6 @@
  *   event's labels signed and written in one fsync'd batch; manual labels
  *   one fsync'd batch each. No reference server for the queryLabels rows.
  */
-import { mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Did } from '../core/syntax/did.ts'
@@ -29,13 +28,11 @@ import type { Rules } from '../feedgen/labeler/rules.ts'
 import { startLabeler } from '../feedgen/labeler/server.ts'
 import type { LabelerServer } from '../feedgen/labeler/server.ts'
 import { LabelStore } from '../feedgen/labeler/store.ts'
-import { startTestPlc } from '../test/helpers/plc.ts'
-import { loadStream, recordStream, saveStream } from './feedgen-data.ts'
 import { runLoad } from './feedgen-replay.ts'
 import type { BenchSection, SectionContext } from './harness.ts'
 import { referenceManual, referenceRuleReplay } from './labeler-reference.ts'
 import type { ReferenceRules } from './labeler-reference.ts'
-import { loadHostChild, startHostChild } from './relay-ingest-modes.ts'
+import { withRecordedHost, withSavedHost } from './recorded-host.ts'
 
 const FULL = { repos: 50, events: 5_000, manual: 5_000, requests: 3_000, warmUp: 500 }
 const QUICK = { repos: 20, events: 1_000, manual: 1_000, requests: 600, warmUp: 200 }
@@ -103,17 +100,10 @@ async function measureServing(context: SectionContext, sizes: Sizes, labeler: La
 }
 
 async function runOurs(context: SectionContext, sizes: Sizes): Promise<void> {
-  rmSync(sharedDir(), { recursive: true, force: true })
-  mkdirSync(sharedDir(), { recursive: true })
-  const plc = await startTestPlc({ clock: { now: () => Date.now(), set() {}, advance() {} } })
-  const host = await startHostChild()
-  try {
-    context.progress(`recording ${sizes.events} posts of ${sizes.repos} accounts`)
-    const stream = await recordStream(plc.url, { repos: sizes.repos, events: sizes.events, mix: 'labeler' })
-    saveStream(sharedDir(), stream)
-    await loadHostChild(host, stream.frames, sharedDir())
+  context.progress(`recording ${sizes.events} posts of ${sizes.repos} accounts`)
+  await withRecordedHost(sharedDir(), { repos: sizes.repos, events: sizes.events, mix: 'labeler' }, async ({ host, plcUrl, stream }) => {
     const dids = [...stream.keys.keys()]
-    const base = { origin: host.origin, plcUrl: plc.url, dids, lastSeq: stream.frames.length, rules: rulesFor(dids).ours }
+    const base = { origin: host.origin, plcUrl, dids, lastSeq: stream.frames.length, rules: rulesFor(dids).ours }
     for (const verify of [false, true]) {
       context.progress(`rule replay, verify=${verify}`)
       const warm = await replay({ ...base, lastSeq: sizes.warmUp, dataDir: join(sharedDir(), `warm-${verify}`), verify }) // untimed (JIT), as the reference
@@ -129,22 +119,11 @@ async function runOurs(context: SectionContext, sizes: Sizes): Promise<void> {
         run.resolver.close()
       }
     }
-  } finally {
-    await host.close()
-    await plc.stop()
-  }
+  })
 }
 
 async function runReference(context: SectionContext, sizes: Sizes): Promise<void> {
-  const host = await startHostChild()
-  let plc: Awaited<ReturnType<typeof startTestPlc>> | null = null
-  try {
-    let stream = loadStream(sharedDir())
-    if (stream === null) {
-      plc = await startTestPlc({ clock: { now: () => Date.now(), set() {}, advance() {} } })
-      stream = await recordStream(plc.url, { repos: sizes.repos, events: sizes.events, mix: 'labeler' })
-    }
-    await loadHostChild(host, stream.frames, tmpdir())
+  await withSavedHost(sharedDir(), { repos: sizes.repos, events: sizes.events, mix: 'labeler' }, async ({ host, stream }) => {
     const dids = [...stream.keys.keys()]
     const rules = rulesFor(dids).reference
     for (const verify of [false, true]) {
@@ -156,11 +135,7 @@ async function runReference(context: SectionContext, sizes: Sizes): Promise<void
     }
     const manual = await referenceManual(sizes.manual, IN_FLIGHT, (n) => `at://${dids[n % dids.length]}/app.bsky.feed.post/manual-${n}`)
     context.record({ name: ROW_MANUAL, value: manual, unit: 'labels/s', higherIsBetter: true, note: NOTE_MANUAL })
-  } finally {
-    rmSync(sharedDir(), { recursive: true, force: true })
-    await host.close()
-    await plc?.stop()
-  }
+  })
 }
 
 export const section: BenchSection = {
