@@ -76,7 +76,8 @@ export function respondWithoutUpgrade(req: IncomingMessage, res: ServerResponse)
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 503: 'Service Unavailable' }
 
-function rejectUpgrade(socket: Duplex, status: number, error: string, message: string): void {
+/** Refuse an upgrade on the raw socket with an XRPC-style JSON error (503s carry Retry-After). */
+export function rejectUpgrade(socket: Duplex, status: number, error: string, message: string): void {
   const body = JSON.stringify({ error, message })
   const retry = status === 503 ? `retry-after: ${RETRY_AFTER_S}\r\n` : ''
   socket.end(

@@ -43,6 +43,7 @@ import {
   STREAM_PING_INTERVAL_MS,
 } from '../../core/limits.ts'
 import type { EventLog } from '../../core/stream/event-log.ts'
+import { rejectUpgrade } from '../../core/stream/subscription-server.ts'
 import { JetstreamConnection } from './connection.ts'
 import type { ConnectionEnd, ConnectionLimits, ConnectionShared } from './connection.ts'
 import { parseSubscribeParams } from './params.ts'
@@ -92,18 +93,6 @@ export type JetstreamHandle = {
   stats(): JetstreamStats
   /** Resolves once the time index has caught up with the log (subscribers wait for it anyway). */
   readonly ready: Promise<void>
-}
-
-const RETRY_AFTER_S = 5
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 503: 'Service Unavailable' }
-
-function rejectUpgrade(socket: Duplex, status: number, error: string, message: string): void {
-  const body = JSON.stringify({ error, message })
-  const retry = status === 503 ? `retry-after: ${RETRY_AFTER_S}\r\n` : ''
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\n${retry}connection: close\r\n\r\n${body}`,
-  )
 }
 
 function connectionLimits(options: JetstreamOptions): ConnectionLimits {

@@ -2,9 +2,8 @@
  * One Jetstream subscriber: a pump that reads the shared event log at its
  * own position, turns each event into its JSON messages (from the shared
  * render cache, rendering on a miss), filters them for this subscriber and
- * writes them to its WebSocket (text frames, or binary zstd frames),
- * pre-framed on the socket with a header shared by every subscriber
- * (core/stream/subscriber.ts wsWire).
+ * writes them to its WebSocket (text frames, or binary zstd frames)
+ * through core/stream/paced-socket.ts, as the firehose subscriber does.
  *
  * Ordering: the pump never reads past the time index's head (time-index.ts)
  * and carries the clock forward from its start point, so the time_us it
@@ -13,9 +12,9 @@
  * duplicate: the position only moves to the seq just handled, and the log
  * publishes in seq order. Messages with time_us below the cursor are skipped.
  *
- * Memory is bounded like core/stream/subscriber.ts: it stops sending while
- * the socket holds >= sendBufferBytesMax unsent bytes or sendQueueMessagesMax
- * messages, and while blocked closes the connection (1008 ConsumerTooSlow)
+ * Memory is bounded like core/stream/subscriber.ts: the paced socket stops
+ * sending while it holds >= sendBufferBytesMax unsent bytes or
+ * sendQueueMessagesMax messages, and while blocked the connection closes (1008 ConsumerTooSlow)
  * when it is live and more than lagEventsMax events behind the head, or when
  * the socket accepted nothing for stallMsMax. A subscriber whose position
  * was trimmed away is closed the same way.
@@ -29,7 +28,8 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { isAtfedError } from '../../core/errors.ts'
 import type { EventLog } from '../../core/stream/event-log.ts'
-import { wsWire } from '../../core/stream/subscriber.ts'
+import { PacedSocket } from '../../core/stream/paced-socket.ts'
+import type { PacedSocketLimits } from '../../core/stream/paced-socket.ts'
 import { filterMatches, parseOptionsUpdate } from './params.ts'
 import type { JetstreamFilter } from './params.ts'
 import type { RenderCache } from './render-cache.ts'
@@ -38,13 +38,10 @@ import type { JetstreamMessage, RenderedEvent } from './render.ts'
 import type { StartPoint, TimeIndex } from './time-index.ts'
 import type { ZstdCodec } from './zstd.ts'
 
-export type ConnectionLimits = {
-  sendBufferBytesMax: number
-  sendQueueMessagesMax: number
+export type ConnectionLimits = PacedSocketLimits & {
+  /** While blocked and live: end as too slow past this many events behind the head. */
   lagEventsMax: number
-  stallMsMax: number
   readPageEvents: number
-  closeGraceMs: number
 }
 
 export type ConnectionEnd = 'closed' | 'ConsumerTooSlow' | 'ServerShutdown' | 'InvalidOptionsUpdate'
@@ -60,13 +57,10 @@ export type ConnectionShared = {
 }
 
 const CLOSE_POLICY = 1008
-const CLOSE_GOING_AWAY = 1001
-const WS_OPEN = 1
 
 export class JetstreamConnection {
-  readonly #ws: WebSocket
-  readonly #socket: Duplex
   readonly #shared: ConnectionShared
+  readonly #out: PacedSocket<ConnectionEnd>
   readonly #compress: boolean
   #filter: JetstreamFilter
   #waitingForHello: boolean
@@ -76,12 +70,7 @@ export class JetstreamConnection {
   /** False while the clock is a lower bound (started below a trim): renders are then not shared. */
   #exact = true
   #live = false
-  #corked = false
-  #inflight = 0
   #sent = 0
-  #end: ConnectionEnd | null = null
-  #wake: (() => void) | null = null
-  #missedPings = 0
   /** Resolves when the socket is closed. */
   readonly closed: Promise<void>
 
@@ -90,17 +79,13 @@ export class JetstreamConnection {
     shared: ConnectionShared,
     options: { socket: Duplex; filter: JetstreamFilter; compress: boolean; requireHello: boolean },
   ) {
-    this.#ws = ws
-    this.#socket = options.socket
     this.#shared = shared
+    this.#out = new PacedSocket(ws, { socket: options.socket, limits: shared.limits, onSent: shared.onSent })
+    this.closed = this.#out.closed
     this.#filter = options.filter
     this.#compress = options.compress
     this.#waitingForHello = options.requireHello
-    this.closed = new Promise((resolve) => ws.once('close', () => resolve()))
-    ws.on('close', () => this.#finish('closed'))
-    ws.on('pong', () => (this.#missedPings = 0))
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary))
-    ws.on('error', () => {}) // 'close' follows
   }
 
   /** Messages written to the socket so far. */
@@ -116,37 +101,34 @@ export class JetstreamConnection {
     this.#exact = this.#position === start.afterSeq
     this.#prevEnd = start.prevEnd
     this.#minTimeUs = start.minTimeUs
-    const unsubscribe = index.onAdvance(() => this.#wakeUp())
+    const unsubscribe = index.onAdvance(() => this.#out.wakeUp())
     try {
       await this.#pump()
     } finally {
       unsubscribe()
     }
-    return this.#end ?? 'closed'
+    return this.#out.end ?? 'closed'
   }
 
   ping(missedMax: number): void {
-    if (this.#missedPings >= missedMax) return void this.#ws.terminate()
-    this.#missedPings++
-    this.#ws.ping()
+    this.#out.ping(missedMax)
   }
 
   shutdown(): void {
-    if (this.#end !== null) return
-    this.#finish('ServerShutdown')
-    this.#closeSocket(CLOSE_GOING_AWAY, 'ServerShutdown')
+    this.#out.shutdown()
   }
 
   async #pump(): Promise<void> {
     const { log, index, limits } = this.#shared
-    while (this.#end === null) {
+    const out = this.#out
+    while (out.end === null) {
       const upTo = index.headSeq
       if (this.#waitingForHello || this.#position >= upTo) {
         this.#live = this.#live || this.#position >= upTo
-        await this.#sleep(null)
+        await out.sleep(null)
         continue
       }
-      if (this.#position < log.floorSeq()) return this.#fail('ConsumerTooSlow', 'fell out of the retention window')
+      if (this.#position < log.floorSeq()) return this.#fail('fell out of the retention window')
       const page = Math.min(limits.readPageEvents, upTo - this.#position)
       let read = 0
       for await (const { seq, frameBytes } of log.read(this.#position, page)) {
@@ -155,14 +137,14 @@ export class JetstreamConnection {
         const rendered = this.#rendered(seq, frameBytes)
         for (const message of rendered.messages) {
           if (message.timeUs < this.#minTimeUs || !filterMatches(this.#filter, message)) continue
-          if (!this.#hasRoom() && !(await this.#waitForRoom())) return
+          if (!out.hasRoom() && !(await this.#waitForRoom())) return
           this.#send(message)
         }
         this.#prevEnd = rendered.end
         this.#position = seq
       }
       // A short page saw every published seq up to `upTo` (the rest were burned by aborted appends).
-      if (read < page && this.#end === null) this.#position = Math.max(this.#position, upTo)
+      if (read < page && out.end === null) this.#position = Math.max(this.#position, upTo)
     }
   }
 
@@ -178,104 +160,40 @@ export class JetstreamConnection {
     return this.#exact ? cache.put(rendered) : rendered
   }
 
-  /** The common case, without a promise per message. */
-  #hasRoom(): boolean {
-    const { limits } = this.#shared
-    return this.#end === null && this.#ws.bufferedAmount < limits.sendBufferBytesMax && this.#inflight < limits.sendQueueMessagesMax
-  }
-
   async #waitForRoom(): Promise<boolean> {
     const { limits, index } = this.#shared
-    const blockedAt = Date.now()
-    for (;;) {
-      if (this.#end !== null) return false
-      if (this.#hasRoom()) return true
-      if (this.#live && index.headSeq - this.#position > limits.lagEventsMax) {
-        this.#fail('ConsumerTooSlow', `more than ${limits.lagEventsMax} events behind`)
-        return false
-      }
-      const waitedMs = Date.now() - blockedAt
-      if (waitedMs >= limits.stallMsMax) {
-        this.#fail('ConsumerTooSlow', `socket accepted nothing for ${limits.stallMsMax} ms`)
-        return false
-      }
-      await this.#sleep(limits.stallMsMax - waitedMs)
-    }
+    const lagging = (): string | null =>
+      this.#live && index.headSeq - this.#position > limits.lagEventsMax ? `more than ${limits.lagEventsMax} events behind` : null
+    const waited = await this.#out.waitForRoom(lagging)
+    if (waited === 'room') return true
+    if (waited !== 'ended') this.#fail(waited.tooSlow)
+    return false
   }
 
   #send(message: JetstreamMessage): void {
-    if (!this.#corked) {
-      // Messages sent in one tick leave in one writev.
-      this.#corked = true
-      this.#socket.cork()
-      process.nextTick(() => {
-        this.#corked = false
-        this.#socket.uncork()
-      })
-    }
-    if (this.#ws.readyState !== WS_OPEN) return // closing: 'close' ends the pump
     const zstd = this.#compress ? this.#shared.zstd : null
-    const data = zstd === null ? message.data : (message.zstd ??= zstd.compress(message.data))
-    // Pre-framed, as core/stream/subscriber.ts does: the header is made once per message for every subscriber.
-    const wire = wsWire(data, zstd === null ? 'text' : 'binary')
-    this.#inflight++
-    this.#sent++
-    this.#socket.write(wire.header)
-    this.#socket.write(wire.body, this.#written)
-    this.#shared.onSent(this.#ws.bufferedAmount)
-  }
-
-  /** One callback for every message: it left our buffer. */
-  readonly #written = (): void => {
-    this.#inflight--
-    this.#wakeUp()
+    if (zstd === null) {
+      if (this.#out.send(message.data, 'text')) this.#sent++
+    } else if (this.#out.send((message.zstd ??= zstd.compress(message.data)), 'binary')) this.#sent++
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.#end !== null) return
+    if (this.#out.end !== null) return
     try {
       if (isBinary) throw new Error('binary')
       this.#filter = parseOptionsUpdate(data.toString('utf8'))
       this.#waitingForHello = false
-      this.#wakeUp()
+      this.#out.wakeUp()
     } catch (err) {
       const name = isAtfedError(err) ? err.name : 'InvalidOptionsUpdate'
-      this.#finish('InvalidOptionsUpdate')
-      this.#closeSocket(CLOSE_POLICY, name)
+      this.#out.finish('InvalidOptionsUpdate')
+      this.#out.closeSocket(CLOSE_POLICY, name)
     }
   }
 
-  #sleep(ms: number | null): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = ms === null ? null : setTimeout(() => this.#wakeUp(), ms)
-      this.#wake = () => {
-        if (timer !== null) clearTimeout(timer)
-        resolve()
-      }
-    })
-  }
-
-  #wakeUp(): void {
-    const wake = this.#wake
-    this.#wake = null
-    wake?.()
-  }
-
-  #fail(name: 'ConsumerTooSlow', message: string): void {
-    if (this.#end !== null) return
-    this.#finish(name)
-    this.#closeSocket(CLOSE_POLICY, `${name}: ${message}`.slice(0, 120))
-  }
-
-  #closeSocket(code: number, reason: string): void {
-    this.#ws.close(code, reason)
-    const timer = setTimeout(() => this.#ws.terminate(), this.#shared.limits.closeGraceMs)
-    timer.unref()
-    this.#ws.once('close', () => clearTimeout(timer))
-  }
-
-  #finish(end: ConnectionEnd): void {
-    if (this.#end === null) this.#end = end
-    this.#wakeUp()
+  #fail(message: string): void {
+    if (this.#out.end !== null) return
+    this.#out.finish('ConsumerTooSlow')
+    this.#out.closeSocket(CLOSE_POLICY, `ConsumerTooSlow: ${message}`.slice(0, 120))
   }
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createRequire } from 'node:module'
-import { wsMessageHeader, wsWire } from '../../core/stream/subscriber.ts'
+import { wsMessageHeader, wsWire } from '../../core/stream/paced-socket.ts'
 
 type WsFrame = (data: Buffer, options: object) => Buffer[]
 
