@@ -11,6 +11,7 @@ import { generateKeypair } from '../../core/crypto/keypair.ts'
 import type { Keypair } from '../../core/crypto/keypair.ts'
 import type { RepoWrite } from '../../core/repo/repo-write.ts'
 import type { CommitResult } from '../../core/repo/writes.ts'
+import { commitEventFor } from '../../core/stream/commit-event.ts'
 import type { UnsequencedEvent } from '../../core/stream/events.ts'
 import { formatAtUri, parseAtUri } from '../../core/syntax/at-uri.ts'
 import type { AtUriString } from '../../core/syntax/at-uri.ts'
@@ -34,17 +35,7 @@ const FOLLOW = parseNsid('app.bsky.graph.follow')
 
 /** The `#commit` event of an applyWrites result (seq is the source's). */
 export function commitEventOf(did: Did, result: CommitResult, time = new Date()): UnsequencedEvent {
-  return {
-    t: '#commit',
-    repo: did,
-    commit: result.commitCid,
-    rev: result.rev,
-    since: result.since,
-    blocks: result.eventCarBytes,
-    ops: result.ops,
-    prevData: result.prevData,
-    time: datetimeFromDate(time),
-  }
+  return commitEventFor(did, result, datetimeFromDate(time))
 }
 
 export class TestAccount {

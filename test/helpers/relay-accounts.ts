@@ -17,6 +17,7 @@ import { encodeCarBytes } from '../../core/repo/car/writer.ts'
 import type { RepoWrite } from '../../core/repo/repo-write.ts'
 import { applyWrites, createInitialCommit } from '../../core/repo/writes.ts'
 import type { CommitResult } from '../../core/repo/writes.ts'
+import { commitEventFor } from '../../core/stream/commit-event.ts'
 import type { CommitEvent, UnsequencedEvent } from '../../core/stream/events.ts'
 import { datetimeFromDate } from '../../core/syntax/datetime.ts'
 import type { Did } from '../../core/syntax/did.ts'
@@ -55,17 +56,7 @@ export type RelayTestAccount = {
 let counter = 0
 
 export function commitEventOf(did: Did, result: CommitResult, time = new Date()): UnsequencedCommit {
-  return {
-    t: '#commit',
-    repo: did,
-    commit: result.commitCid,
-    rev: result.rev,
-    since: result.since,
-    blocks: result.eventCarBytes,
-    ops: result.ops,
-    prevData: result.prevData,
-    time: datetimeFromDate(time),
-  }
+  return commitEventFor(did, result, datetimeFromDate(time))
 }
 
 function freshWrites(): RepoWrite[] {

@@ -20,6 +20,7 @@ import { MemoryBlockMap } from '../../core/repo/block-reader.ts'
 import type { RepoWrite } from '../../core/repo/repo-write.ts'
 import { applyWrites, createInitialCommit } from '../../core/repo/writes.ts'
 import type { CommitResult, RepoState } from '../../core/repo/writes.ts'
+import { commitEventFor } from '../../core/stream/commit-event.ts'
 import { LevelEventLog } from '../../core/stream/event-log-level.ts'
 import type { LevelEventLogOptions } from '../../core/stream/event-log-level.ts'
 import type { UnsequencedEvent } from '../../core/stream/events.ts'
@@ -76,20 +77,6 @@ export function iso(ms: number): Datetime {
   return new Date(ms).toISOString() as Datetime
 }
 
-export function commitEvent(did: Did, result: CommitResult, time: Datetime): UnsequencedEvent {
-  return {
-    t: '#commit',
-    repo: did,
-    commit: result.commitCid,
-    rev: result.rev,
-    since: result.since,
-    blocks: result.eventCarBytes,
-    ops: result.ops,
-    prevData: result.prevData,
-    time,
-  }
-}
-
 export type JetHarness = {
   log: LevelEventLog
   http: Server
@@ -129,7 +116,7 @@ export async function startJet(
     repos,
     nextTimeMs: T0_MS,
     url: (query) => `ws://127.0.0.1:${port}/subscribe${query === undefined ? '' : `?${query}`}`,
-    commit: (did, writes, timeMs) => appendOne(commitEvent(did, repo(did).write(writes), timeOf(timeMs))),
+    commit: (did, writes, timeMs) => appendOne(commitEventFor(did, repo(did).write(writes), timeOf(timeMs))),
     identity: (did, handle, timeMs) =>
       appendOne({ t: '#identity', did, time: timeOf(timeMs), handle: handle as Handle | null }),
     account: (did, active, timeMs) =>
