@@ -171,6 +171,8 @@ export const EVENT_LOG_TAIL_BYTES_MAX = 32 * 1024 * 1024
 export const EVENT_LOG_TRIM_BATCH_EVENTS_MAX = 1_000
 /** Open subscriptions per stream endpoint; past it the upgrade is refused with 503. */
 export const STREAM_SUBSCRIBERS_MAX = 2_048
+/** Open subscriptions per stream endpoint from one client address (IPv6: one /64; loopback exempt); past it 429. */
+export const STREAM_SUBSCRIBERS_PER_ADDRESS_MAX = 64
 /** Per subscriber: stop sending while the socket holds this many unsent bytes. */
 export const STREAM_SEND_BUFFER_BYTES_MAX = 2 * 1024 * 1024
 /** Per subscriber: stop sending while this many frames wait for the socket. */
@@ -441,6 +443,8 @@ export const JETSTREAM_WANTED_DIDS_MAX = 10_000
 export const JETSTREAM_CLIENT_MESSAGE_BYTES_MAX = 2 * 1024 * 1024
 /** Open JSON subscriptions; past it the upgrade is refused with 503. */
 export const JETSTREAM_SUBSCRIBERS_MAX = 2_048
+/** Jetstream subscriptions from one client address (IPv6: one /64; loopback exempt); past it 429. */
+export const JETSTREAM_SUBSCRIBERS_PER_ADDRESS_MAX = 64
 /** Per subscriber: stop sending while the socket holds this many unsent bytes (JSON messages are ~0.5 KB). */
 export const JETSTREAM_SEND_BUFFER_BYTES_MAX = 1024 * 1024
 /** Per subscriber: stop sending while this many messages wait for the socket. */

@@ -6,8 +6,9 @@
  *
  * Always checked, before the upgrade (answered as XRPC-style JSON errors on
  * the raw socket): method GET (405); `cursor` absent or a decimal integer in
- * 0..2^53-1 (400 InvalidRequest); fewer than subscribersMax connections and
- * not shutting down (503 with Retry-After). After the upgrade the cursor rules
+ * 0..2^53-1 (400 InvalidRequest); not shutting down, fewer than
+ * subscribersMax connections (503 with Retry-After) and fewer than
+ * subscribersPerAddressMax from the client's address (429; subscriber-slots.ts). After the upgrade the cursor rules
  * of the sync spec §7.4 apply (see `Subscriber.run`):
  *   no cursor → live from now;  cursor > last seq → error FutureCursor, close
  *   1008;  cursor < floor (events after it are gone) → `#info OutdatedCursor`,
@@ -42,9 +43,11 @@ import {
   STREAM_SUBSCRIBER_LAG_EVENTS_MAX,
   STREAM_SUBSCRIBER_STALL_MS_MAX,
   STREAM_SUBSCRIBERS_MAX,
+  STREAM_SUBSCRIBERS_PER_ADDRESS_MAX,
 } from '../limits.ts'
 import type { EventLog } from './event-log.ts'
 import { Subscriber } from './subscriber.ts'
+import { SubscriberSlots } from './subscriber-slots.ts'
 import type { SubscriberEnd, SubscriberLimits } from './subscriber.ts'
 
 export type SubscriptionServerOptions = Partial<SubscriberLimits> & {
@@ -52,6 +55,9 @@ export type SubscriptionServerOptions = Partial<SubscriberLimits> & {
   /** URL path served, e.g. `/xrpc/com.atproto.sync.subscribeRepos`. */
   path: string
   subscribersMax?: number
+  subscribersPerAddressMax?: number
+  /** Apply the per-address cap to loopback clients too (tests). */
+  limitLoopback?: boolean
   pingIntervalMs?: number
   pingsMissedMax?: number
 }
@@ -74,12 +80,18 @@ export function respondWithoutUpgrade(req: IncomingMessage, res: ServerResponse)
   res.end(body)
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 503: 'Service Unavailable' }
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+}
 
 /** Refuse an upgrade on the raw socket with an XRPC-style JSON error (503s carry Retry-After). */
 export function rejectUpgrade(socket: Duplex, status: number, error: string, message: string): void {
   const body = JSON.stringify({ error, message })
-  const retry = status === 503 ? `retry-after: ${RETRY_AFTER_S}\r\n` : ''
+  const retry = status === 503 || status === 429 ? `retry-after: ${RETRY_AFTER_S}\r\n` : ''
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\n${retry}connection: close\r\n\r\n${body}`,
@@ -101,7 +113,7 @@ export class SubscriptionServer {
   readonly #wss: WebSocketServer
   readonly #subscribers = new Map<Subscriber, Promise<SubscriberEnd>>()
   readonly #pingTimer: NodeJS.Timeout
-  #upgrading = 0
+  readonly #slots: SubscriberSlots
   #closing = false
   #peakBufferedBytes = 0
   readonly #ends: Record<SubscriberEnd, number> = { closed: 0, FutureCursor: 0, ConsumerTooSlow: 0, ServerShutdown: 0 }
@@ -117,6 +129,11 @@ export class SubscriptionServer {
       readPageEvents: options.readPageEvents ?? STREAM_READ_PAGE_EVENTS,
       closeGraceMs: options.closeGraceMs ?? STREAM_CLOSE_GRACE_MS,
     }
+    this.#slots = new SubscriberSlots({
+      totalMax: options.subscribersMax ?? STREAM_SUBSCRIBERS_MAX,
+      perAddressMax: options.subscribersPerAddressMax ?? STREAM_SUBSCRIBERS_PER_ADDRESS_MAX,
+      limitLoopback: options.limitLoopback ?? false,
+    })
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: STREAM_CLIENT_MESSAGE_BYTES_MAX, perMessageDeflate: false })
     server.on('upgrade', this.#onUpgrade)
     this.#pingTimer = setInterval(() => this.#ping(), options.pingIntervalMs ?? STREAM_PING_INTERVAL_MS)
@@ -138,14 +155,9 @@ export class SubscriptionServer {
     const cursor = parseCursorParam(url.searchParams.get('cursor'))
     if (cursor === 'invalid') return rejectUpgrade(socket, 400, 'InvalidRequest', 'cursor must be an integer from 0 to 2^53-1')
     if (this.#closing) return rejectUpgrade(socket, 503, 'ServerShutdown', 'the server is shutting down')
-    if (this.#subscribers.size + this.#upgrading >= (this.#options.subscribersMax ?? STREAM_SUBSCRIBERS_MAX)) {
-      return rejectUpgrade(socket, 503, 'TooManySubscribers', 'too many subscribers, retry later')
-    }
-    this.#upgrading++
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#upgrading--
-      this.#accept(ws, socket, cursor)
-    })
+    const refused = this.#slots.take(socket)
+    if (refused !== null) return rejectUpgrade(socket, refused.status, refused.error, refused.message)
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket, cursor))
   }
 
   #accept(ws: WebSocket, socket: Duplex, cursor: number | null): void {

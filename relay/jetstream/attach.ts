@@ -7,7 +7,8 @@
  * Always checked before the upgrade (answered as `{error, message}` JSON on
  * the raw socket): GET (405); the query (params.ts; 400 with the error name);
  * compression asked for but unavailable (400 CompressionUnavailable); fewer
- * than subscribersMax subscriptions and not shutting down (503, Retry-After).
+ * than subscribersMax subscriptions and not shutting down (503, Retry-After);
+ * fewer than subscribersPerAddressMax from the client's address (429).
  * The rebuild of the time index is awaited before a subscriber starts.
  *
  * Pieces: time-index.ts (clock and cursors), render.ts + render-cache.ts
@@ -32,6 +33,7 @@ import {
   JETSTREAM_SEND_BUFFER_BYTES_MAX,
   JETSTREAM_SEND_QUEUE_MESSAGES_MAX,
   JETSTREAM_SUBSCRIBERS_MAX,
+  JETSTREAM_SUBSCRIBERS_PER_ADDRESS_MAX,
   JETSTREAM_SUBSCRIBER_LAG_EVENTS_MAX,
   JETSTREAM_SUBSCRIBER_STALL_MS_MAX,
   JETSTREAM_TIME_INDEX_CHECKPOINTS_MAX,
@@ -43,6 +45,7 @@ import {
   STREAM_PING_INTERVAL_MS,
 } from '../../core/limits.ts'
 import type { EventLog } from '../../core/stream/event-log.ts'
+import { SubscriberSlots } from '../../core/stream/subscriber-slots.ts'
 import { rejectUpgrade } from '../../core/stream/subscription-server.ts'
 import { JetstreamConnection } from './connection.ts'
 import type { ConnectionEnd, ConnectionLimits, ConnectionShared } from './connection.ts'
@@ -59,6 +62,9 @@ export type JetstreamOptions = Partial<ConnectionLimits> & {
   /** URL path served; default `/subscribe`. */
   path?: string
   subscribersMax?: number
+  subscribersPerAddressMax?: number
+  /** Apply the per-address cap to loopback clients too (tests). */
+  limitLoopback?: boolean
   pingIntervalMs?: number
   pingsMissedMax?: number
   /** Newest stored events re-read at start to rebuild the time index. */
@@ -128,13 +134,12 @@ function sharedState(options: JetstreamOptions, onSent: (bytes: number) => void)
 class JetstreamServer implements JetstreamHandle {
   readonly #http: Server
   readonly #path: string
-  readonly #subscribersMax: number
+  readonly #slots: SubscriberSlots
   readonly #shared: ConnectionShared
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: JETSTREAM_CLIENT_MESSAGE_BYTES_MAX, perMessageDeflate: false })
   readonly #connections = new Map<JetstreamConnection, Promise<ConnectionEnd>>()
   readonly #ends: Record<ConnectionEnd, number> = { closed: 0, ConsumerTooSlow: 0, ServerShutdown: 0, InvalidOptionsUpdate: 0 }
   readonly #pingTimer: NodeJS.Timeout
-  #upgrading = 0
   #closing = false
   #peakBufferedBytes = 0
   #endedSent = 0
@@ -143,7 +148,11 @@ class JetstreamServer implements JetstreamHandle {
   constructor(http: Server, options: JetstreamOptions) {
     this.#http = http
     this.#path = options.path ?? '/subscribe'
-    this.#subscribersMax = options.subscribersMax ?? JETSTREAM_SUBSCRIBERS_MAX
+    this.#slots = new SubscriberSlots({
+      totalMax: options.subscribersMax ?? JETSTREAM_SUBSCRIBERS_MAX,
+      perAddressMax: options.subscribersPerAddressMax ?? JETSTREAM_SUBSCRIBERS_PER_ADDRESS_MAX,
+      limitLoopback: options.limitLoopback ?? false,
+    })
     this.#shared = sharedState(options, (bytes) => {
       if (bytes > this.#peakBufferedBytes) this.#peakBufferedBytes = bytes
     })
@@ -202,14 +211,9 @@ class JetstreamServer implements JetstreamHandle {
       return rejectUpgrade(socket, 400, 'CompressionUnavailable', 'this relay cannot compress (no zstd in this runtime)')
     }
     if (this.#closing) return rejectUpgrade(socket, 503, 'ServerShutdown', 'the server is shutting down')
-    if (this.#connections.size + this.#upgrading >= this.#subscribersMax) {
-      return rejectUpgrade(socket, 503, 'TooManySubscribers', 'too many subscribers, retry later')
-    }
-    this.#upgrading++
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#upgrading--
-      this.#accept(ws, socket, params)
-    })
+    const refused = this.#slots.take(socket)
+    if (refused !== null) return rejectUpgrade(socket, refused.status, refused.error, refused.message)
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket, params))
   }
 
   #accept(ws: WebSocket, socket: Duplex, params: SubscribeParams): void {

@@ -80,6 +80,21 @@ test('at most subscribersMax subscribers; the next one gets 503 TooManySubscribe
     c.ws.close()
   }))
 
+test('per-address cap: the next subscription from that address is 429 RateLimitExceeded until one leaves', () =>
+  withJet({ jetstream: { subscribersPerAddressMax: 1, limitLoopback: true } }, async (h) => {
+    const a = openJsonReader(h.url())
+    await a.opened
+    const refused = await openJsonReader(h.url()).refused
+    assert.equal(refused.status, 429)
+    assert.equal(JSON.parse(refused.body).error, 'RateLimitExceeded')
+    a.ws.close()
+    await a.closed
+    await waitFor(() => h.jet.stats().subscribers === 0)
+    const b = openJsonReader(h.url())
+    await b.opened
+    b.ws.close()
+  }))
+
 function bigPost(i: number): ReturnType<typeof create> {
   return create(POST, `k${i}`, { $type: POST, text: 'x'.repeat(60_000), i })
 }

@@ -168,6 +168,54 @@ test('max subscribers: the next one is refused with 503 until one leaves', () =>
     c.ws.close()
   }))
 
+/** A raw upgrade request that `ws` refuses during the handshake (no Sec-WebSocket-Key); resolves with the status line. */
+function badHandshake(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(`GET ${PATH} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n`),
+    )
+    let head = ''
+    socket.on('data', (chunk: Buffer) => (head += chunk.toString()))
+    socket.on('close', () => resolve(head.split('\r\n')[0] ?? ''))
+    socket.on('error', reject)
+  })
+}
+
+test('failed handshakes give their slot back: after many, subscribers still get in up to subscribersMax', () =>
+  withStream({ server: { subscribersMax: 2 } }, async (h) => {
+    for (let i = 0; i < 5; i++) assert.match(await badHandshake(h.port), /^HTTP\/1\.1 400 /)
+    const a = openReader(h.url())
+    const b = openReader(h.url())
+    await Promise.all([a.opened, b.opened])
+    assert.equal((await httpStatus(h.url())).status, 503)
+    a.ws.close()
+    b.ws.close()
+  }))
+
+test('per-address cap: the next subscription from that address is 429 RateLimitExceeded until one leaves', () =>
+  withStream({ server: { subscribersPerAddressMax: 2, limitLoopback: true } }, async (h) => {
+    const a = openReader(h.url())
+    const b = openReader(h.url())
+    await Promise.all([a.opened, b.opened])
+    const refused = await httpStatus(h.url())
+    assert.equal(refused.status, 429)
+    assert.equal(JSON.parse(refused.body).error, 'RateLimitExceeded')
+    a.ws.close()
+    await a.closed
+    await waitFor(() => h.stream.stats().subscribers === 1)
+    const c = openReader(h.url())
+    await c.opened
+    b.ws.close()
+    c.ws.close()
+  }))
+
+test('loopback is exempt from the per-address cap by default', () =>
+  withStream({ server: { subscribersPerAddressMax: 1 } }, async (h) => {
+    const readers = [openReader(h.url()), openReader(h.url()), openReader(h.url())]
+    await Promise.all(readers.map((r) => r.opened))
+    for (const r of readers) r.ws.close()
+  }))
+
 test('a subscriber that stops reading gets ConsumerTooSlow; server buffer stays bounded; others unaffected', () => {
   const sendBufferBytesMax = 256 * 1024
   const blocksBytes = 64 * 1024
