@@ -1,0 +1,197 @@
+/**
+ * The fuzzing loop for one target, in the current thread.
+ *
+ * 1. Seed phase: every seed runs alone; those that add coverage form the
+ *    corpus (the first always does).
+ * 2. Main loop: take a corpus entry, mutate it (mutate.ts), run it; keep the
+ *    mutant when it reaches a (block, hit-count bucket) never seen before.
+ *
+ * Taking V8's coverage costs about a millisecond (V8 walks every function of
+ * the isolate), far more than one parse, so mutants run in BATCHES with one
+ * take per batch; only a batch that shows something new is replayed one input
+ * at a time (a take after each) to find which mutants to keep. The batch
+ * size adapts: halved after a novel batch (early on, when most batches find
+ * something), doubled up to BATCH_MAX after a dull one. The order of
+ * mutations depends only on the seed, but what is kept depends on coverage,
+ * so two runs with one seed and one exec budget take the same path as long
+ * as the target is deterministic.
+ *
+ * A crash (see target.ts) is reported once per signature (error name and the
+ * first stack frame in our code) and never enters the corpus. `onInput` sees
+ * every input before it runs, so a watchdog in another thread can say which
+ * input hung or exhausted memory.
+ */
+import { performance } from 'node:perf_hooks'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import { AtfedError } from '../../core/errors.ts'
+import type { CoverageMap } from './coverage.ts'
+import { mutate } from './mutate.ts'
+import type { MutationContext } from './mutate.ts'
+import { makeRng } from './rng.ts'
+import type { FuzzTarget } from './target.ts'
+
+const BATCH_MAX = 64
+const RECENT_ENTRIES = 8
+const YIELD_EVERY_MS = 200
+export const MAX_BYTES_DEFAULT = 64 * 1024
+
+export type Crash = { reason: string; signature: string; input: Uint8Array }
+
+export type FuzzOptions = {
+  seed: number
+  timeMs: number
+  execsMax?: number
+  /** One input running longer than this is a crash ('Slow'). */
+  slowInputMs: number
+  /** Use coverage to keep mutants (false: mutate the seeds blindly, for comparison). */
+  feedback?: boolean
+  /** Extra corpus entries (e.g. from a previous worker of the same run). */
+  corpus?: readonly Uint8Array[]
+  /** File URL prefix of our sources, to find the first stack frame in our code. */
+  sourceUrl: string
+  onInput?: (input: Uint8Array) => void
+  onCrash?: (crash: Crash) => void
+  onKeep?: (input: Uint8Array) => void
+  /** Stop at the first crash (the planted-bug test). */
+  stopOnCrash?: boolean
+}
+
+export type FuzzStats = {
+  execs: number
+  elapsedMs: number
+  execsPerSecond: number
+  corpus: number
+  seedBlocks: number
+  seedFeatures: number
+  blocks: number
+  features: number
+  crashes: number
+  crashSignatures: string[]
+}
+
+/** The first stack frame in our sources, as `path:line`. */
+function ourFrame(err: Error, sourceUrl: string): string {
+  const sourcePath = sourceUrl.replace(/^file:\/\//, '')
+  for (const line of (err.stack ?? '').split('\n').slice(1)) {
+    const at = line.indexOf(sourceUrl) >= 0 ? line.indexOf(sourceUrl) + sourceUrl.length : line.indexOf(sourcePath) >= 0 ? line.indexOf(sourcePath) + sourcePath.length : -1
+    if (at < 0 || line.includes('/fuzz/engine/')) continue
+    return line.slice(at).replace(/:\d+\)?$/, '')
+  }
+  return 'unknown'
+}
+
+/** null when `err` is a documented bad-input error of the target. */
+export function classifyError(err: unknown, expected: ReadonlySet<string>, sourceUrl: string): Omit<Crash, 'input'> | null {
+  if (err instanceof AtfedError && expected.has(err.name)) return null
+  const e = err instanceof Error ? err : new Error(`non-Error thrown: ${String(err)}`)
+  const frame = ourFrame(e, sourceUrl)
+  const message = e.message.replace(/\s+/g, ' ').slice(0, 160)
+  return { reason: `${e.name}: ${message} (at ${frame})`, signature: `${e.name} at ${frame}` }
+}
+
+export async function fuzz(target: FuzzTarget, coverage: CoverageMap, options: FuzzOptions): Promise<FuzzStats> {
+  const rng = makeRng(options.seed)
+  const expected = new Set(target.expectedErrors)
+  const feedback = options.feedback ?? true
+  const corpus: Uint8Array[] = []
+  const signatures = new Set<string>()
+  let execs = 0
+  let crashes = 0
+  const ctx: MutationContext = {
+    rng,
+    maxBytes: target.maxBytes ?? MAX_BYTES_DEFAULT,
+    other: () => rng.pick(corpus),
+    dictionary: target.dictionary ?? [],
+    cbor: target.cbor ?? false,
+  }
+
+  /** Runs one input; false when it crashed. */
+  const execute = async (input: Uint8Array): Promise<boolean> => {
+    options.onInput?.(input)
+    execs++
+    const started = performance.now()
+    let crash: Omit<Crash, 'input'> | null = null
+    try {
+      const pending = target.run(input)
+      if (pending !== undefined) await pending
+    } catch (err) {
+      crash = classifyError(err, expected, options.sourceUrl)
+    }
+    const tookMs = performance.now() - started
+    if (crash === null && tookMs > options.slowInputMs) {
+      crash = { reason: `Slow: one input took ${Math.round(tookMs)} ms (cap ${options.slowInputMs} ms)`, signature: 'Slow' }
+    }
+    if (crash === null) return true
+    crashes++
+    if (!signatures.has(crash.signature)) {
+      signatures.add(crash.signature)
+      options.onCrash?.({ ...crash, input: input.slice() })
+    }
+    return false
+  }
+
+  // Half the parents come from the newest entries: the frontier of what coverage has reached.
+  const pickParent = (): Uint8Array => (rng.oneIn(2) ? corpus[corpus.length - 1 - rng.below(Math.min(RECENT_ENTRIES, corpus.length))]! : rng.pick(corpus))
+
+  const keep = (input: Uint8Array, features: number[]): void => {
+    coverage.commit(features)
+    corpus.push(input)
+    options.onKeep?.(input)
+  }
+
+  const started = performance.now()
+  const seeds = [...(await target.seeds()), ...(options.corpus ?? [])]
+  coverage.reset()
+  for (const seed of seeds) {
+    const ok = await execute(seed)
+    const features = coverage.take()
+    if (ok && (corpus.length === 0 || coverage.isNovel(features) || !feedback)) keep(seed, features)
+  }
+  if (corpus.length === 0) corpus.push(new Uint8Array(0))
+  const seedBlocks = coverage.blocks
+  const seedFeatures = coverage.features
+
+  const deadline = started + options.timeMs
+  const execsMax = options.execsMax ?? Number.POSITIVE_INFINITY
+  let batchSize = 1
+  let lastYield = performance.now()
+  while (execs < execsMax && performance.now() < deadline && !(options.stopOnCrash === true && crashes > 0)) {
+    const batch: Uint8Array[] = []
+    for (let i = 0; i < batchSize; i++) {
+      const mutant = mutate(pickParent(), ctx)
+      if (await execute(mutant)) batch.push(mutant)
+    }
+    const batchFeatures = feedback ? coverage.take() : []
+    if (batchSize === 1 && batch.length === 1 && coverage.isNovel(batchFeatures)) {
+      keep(batch[0]!, batchFeatures)
+      batchSize = 1
+    } else if (coverage.isNovelBatch(batchFeatures)) {
+      for (const mutant of batch) {
+        await execute(mutant)
+        const features = coverage.take()
+        if (coverage.isNovel(features)) keep(mutant, features)
+      }
+      coverage.commitBatch(batchFeatures)
+      batchSize = Math.max(1, batchSize >> 1)
+    } else {
+      batchSize = Math.min(BATCH_MAX, batchSize * 2)
+    }
+    if (performance.now() - lastYield > YIELD_EVERY_MS) {
+      await yieldToEventLoop()
+      lastYield = performance.now()
+    }
+  }
+  const elapsedMs = performance.now() - started
+  return {
+    execs,
+    elapsedMs,
+    execsPerSecond: Math.round((execs / elapsedMs) * 1000),
+    corpus: corpus.length,
+    seedBlocks,
+    seedFeatures,
+    blocks: coverage.blocks,
+    features: coverage.features,
+    crashes,
+    crashSignatures: [...signatures],
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * A fuzz target with a planted bug behind a 5-byte magic compared one byte
+ * at a time ("FUZZ!"): blind mutation of the seed needs ~2^40 tries to hit
+ * it, a coverage-guided fuzzer climbs one byte per new block.
+ */
+import { AtfedError } from '../../core/errors.ts'
+import type { FuzzTarget } from '../../fuzz/engine/target.ts'
+
+export const target: FuzzTarget = {
+  name: 'planted',
+  expectedErrors: ['TooShort'],
+  coverageDirs: ['test/fuzz/planted-target.ts'],
+  seeds: () => [new TextEncoder().encode('hello, world')],
+  run(bytes) {
+    if (bytes.length < 5) throw new AtfedError('TooShort', 'need 5 bytes')
+    if (bytes[0] === 0x46) {
+      if (bytes[1] === 0x55) {
+        if (bytes[2] === 0x5a) {
+          if (bytes[3] === 0x5a) {
+            if (bytes[4] === 0x21) throw new TypeError('planted bug reached')
+          }
+        }
+      }
+    }
+  },
+}
