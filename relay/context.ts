@@ -161,9 +161,9 @@ export async function createRelayContext(config: RelayConfig, options: RelayCont
   const ctx: RelayContext = { ...core, sequencer, resync, ingest, slurper, crawler, probe, cluster: null, fatal: null, trimTimer: null }
   ctxRef.ctx = ctx
   if (stores.relayLog.nats !== null) {
-    const { nc, stream, replicas } = stores.relayLog.nats
+    const { nc, stream, replicas, log } = stores.relayLog.nats
     try {
-      ctx.cluster = await RelayCluster.open({ nc, stream, replicas, role: config.role ?? 'all', hosts: stores.hosts, accounts: stores.accounts, sequencer, slurper, logLine, ...pick(tuning, ['leaseTtlMs']) })
+      ctx.cluster = await RelayCluster.open({ nc, stream, replicas, log, role: config.role ?? 'all', hosts: stores.hosts, accounts: stores.accounts, sequencer, slurper, logLine, ...pick(tuning, ['leaseTtlMs']) })
     } catch (err) {
       await closeRelayContext(ctx)
       throw err

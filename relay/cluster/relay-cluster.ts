@@ -5,8 +5,9 @@
  *
  * Roles:
  * - `ingest`: follows the hosts it leases, verifies exactly as one machine
- *   does, publishes to the stream (de-duplicated by `<did>/<rev>`), then
- *   writes its hosts' records and accounts to the buckets.
+ *   does, publishes to the stream (de-duplicated by `<did>/<rev>`, on the
+ *   host's subject, with the account state: stream-states.ts), then writes
+ *   its hosts' records and accounts to the buckets.
  * - `serve`: follows nothing; answers subscribeRepos and the Jetstream
  *   endpoint from the stream, listHosts/getHostStatus/listRepos from its
  *   mirror of the buckets. Its data directory is only a cache of them.
@@ -15,16 +16,18 @@
  * and is leased by some ingest worker on its next round.
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { RELAY_CLUSTER_HANDOVER_DRAIN_MS_MAX, RELAY_CLUSTER_LEASE_TTL_MS } from '../../core/limits.ts'
+import { RELAY_CLUSTER_CATCH_UP_MS_MAX, RELAY_CLUSTER_HANDOVER_DRAIN_MS_MAX, RELAY_CLUSTER_LEASE_TTL_MS } from '../../core/limits.ts'
 import type { AccountStore } from '../accounts.ts'
 import type { RelayRole } from '../config.ts'
 import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
 import type { HostName } from '../hosts/host-name.ts'
+import type { JetStreamEventLog } from '../log/jetstream-event-log.ts'
 import type { Sequencer } from '../sequencer.ts'
 import type { Slurper } from '../slurper.ts'
 import { HostLeases } from './host-leases.ts'
 import { clusterBuckets } from './kv-names.ts'
 import { SharedState } from './shared-state.ts'
+import { accountAnnotator } from './stream-states.ts'
 
 export type RelayClusterOptions = {
   nc: NatsConnection
@@ -35,6 +38,8 @@ export type RelayClusterOptions = {
   accounts: AccountStore
   sequencer: Sequencer
   slurper: Slurper
+  /** The shared stream: events go out on their host's subject with their account state (stream-states.ts). */
+  log?: JetStreamEventLog
   leaseTtlMs?: number
   logLine: (message: string) => void
 }
@@ -50,8 +55,9 @@ export class RelayCluster {
 
   /** Open the buckets and apply what they hold (bounded); leases start with `startIngest`. */
   static async open(options: RelayClusterOptions): Promise<RelayCluster> {
-    const { hosts, sequencer, slurper, logLine } = options
+    const { hosts, sequencer, slurper, logLine, log } = options
     const buckets = clusterBuckets(options.stream)
+    if (log !== undefined) log.annotate = accountAnnotator(options.accounts)
     const ref: { leases: HostLeases | null } = { leases: null }
     const shared = await SharedState.open(options.nc, {
       buckets,
@@ -61,6 +67,7 @@ export class RelayCluster {
       owns: (host) => ref.leases?.owns(host) ?? false,
       poke: () => sequencer.poke(),
       onNewHost: () => ref.leases?.kick(),
+      ...(log === undefined ? {} : { streamSeq: () => log.lastSeq(), streamStates: (host: HostName, afterSeq: number) => log.hostAccountStates(host, afterSeq, RELAY_CLUSTER_CATCH_UP_MS_MAX) }),
       logLine,
     })
     if (options.role !== 'serve') {

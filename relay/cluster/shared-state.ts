@@ -15,14 +15,21 @@
  *
  * Tricky bits:
  * - One writer per key: host records and accounts of a host are written
- *   only by the host's lease owner; a process ignores the watch's copies of
- *   keys it owns (its own writes, echoed). A host not yet in the bucket is
- *   created by whoever saw it first (`create`, so a late `--host` on another
- *   worker cannot move an owner's cursor back).
- * - A crash between publish and mirror leaves the bucket behind the stream:
- *   the next owner re-receives those events; commits whose account state
- *   already moved are dropped as old revs, the others are published again
- *   and the stream's de-duplication (`<did>/<rev>`) drops them.
+ *   only by the host's lease owner. A process ignores the watch's copies of
+ *   host records it owns (its own writes, echoed) and of account states it
+ *   owns unless they are later by rev than its own (an echo is never later;
+ *   a previous owner's last write arriving late is). While it is taking a
+ *   host over it applies everything (the previous owner's last writes). A
+ *   host not yet in the bucket is created by whoever saw it first (`create`,
+ *   so a late `--host` on another worker cannot move an owner's cursor back).
+ * - The buckets can lag the stream (a crash between publish and mirror, a
+ *   write queue behind a KV leader election). So `takeOver` does not trust
+ *   them alone: the host record carries `streamSeq` and the account states
+ *   published after it are read back from the stream itself
+ *   (stream-states.ts explains why that is exact). The next owner then
+ *   re-receives the events after the bucket's cursor: those already
+ *   published are old revs, the rest chain onto the last published state
+ *   (and a re-publish is de-duplicated by `<did>/<rev>`).
  * - `catchUp` bounds the wait for the watch to reach a bucket's last
  *   revision (taking over right after another worker's last mirror).
  * - Writes leave the ingest path (state-writer.ts): a bucket electing a
@@ -39,9 +46,11 @@ import { decodeAccountJson } from '../accounts.ts'
 import type { AccountStore } from '../accounts.ts'
 import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
 import type { HostName } from '../hosts/host-name.ts'
+import type { HostStates } from '../log/jetstream-reader.ts'
 import type { RelayBatchOp } from '../relay-db.ts'
 import { keyOf } from './kv-names.ts'
 import { StateWriter } from './state-writer.ts'
+import { applyStreamStates, isLaterRev } from './stream-states.ts'
 import type { ClusterBuckets } from './kv-names.ts'
 
 export type SharedStateOptions = {
@@ -55,6 +64,10 @@ export type SharedStateOptions = {
   poke: () => void
   /** Another process added a host (ingest workers lease it without waiting for their next round). */
   onNewHost?: () => void
+  /** The log's last seq (written with each host record as `streamSeq`); 0 without a stream. */
+  streamSeq?: () => number
+  /** What `host`'s messages after `afterSeq` vouch for (stream-states.ts); nothing is read without a stream. */
+  streamStates?: (host: HostName, afterSeq: number) => Promise<HostStates>
   logLine: (message: string) => void
 }
 
@@ -73,6 +86,8 @@ export class SharedState {
   #watchTimer: NodeJS.Timeout | null = null
   #closed = false
   readonly #writer: StateWriter
+  /** Hosts being taken over now: the watch applies every state of them (see the header). */
+  readonly #takingOver = new Set<HostName>()
 
   private constructor(options: SharedStateOptions, kv: Record<Bucket, KV>) {
     this.#options = options
@@ -155,8 +170,8 @@ export class SharedState {
   }
 
   #applyHost(json: string, force: boolean): HostRecord | null {
-    const remote = JSON.parse(json) as HostRecord
-    this.#hostJson.set(remote.hostname, json)
+    const { streamSeq: _, ...remote } = JSON.parse(json) as HostRecord & { streamSeq?: number }
+    this.#hostJson.set(remote.hostname, JSON.stringify(remote))
     if (!force && this.#options.owns(remote.hostname)) return null
     const { hosts } = this.#options
     const known = hosts.get(remote.hostname)
@@ -169,24 +184,42 @@ export class SharedState {
 
   #applyAccount(json: string): void {
     const remote = decodeAccountJson(json)
-    if (this.#options.owns(remote.host)) return
+    const mine = this.#options.owns(remote.host) && !this.#takingOver.has(remote.host)
+    if (mine && !isLaterRev(remote, this.#options.accounts.get(remote.did))) return
     this.#options.accounts.put(remote)
     this.#options.poke()
   }
 
   /**
-   * Before following a newly leased host: the accounts are caught up and
-   * the local record is the bucket's (its cursor). Resolves with the record.
-   * Throws 'SharedStateBehind' when the watches did not catch up in time: a
-   * cursor from the bucket with older account states would re-verify the
-   * next commits against the wrong revs (a needless desync and resync), so
-   * the caller gives the lease back and tries again later.
+   * Before following a newly leased host: the accounts are caught up with
+   * the buckets, the local record is the bucket's (its cursor), and the
+   * account states published for the host after the record's `streamSeq`
+   * are read back from the stream (stream-states.ts). Resolves with the
+   * record. Throws 'SharedStateBehind' when the watches did not catch up in
+   * time, and the stream read's error when it failed or timed out: the
+   * caller gives the lease back and tries again later.
    */
   async takeOver(host: HostName): Promise<HostRecord | undefined> {
-    if (!(await this.catchUp())) throw new AtfedError('SharedStateBehind', `the shared state is not caught up; not taking ${host} now`)
-    const entry = await this.#kv.hosts.get(keyOf(host))
-    if (entry !== null && entry.operation === 'PUT') return this.#applyHost(entry.string(), true) ?? undefined
-    return this.#options.hosts.get(host)
+    this.#takingOver.add(host)
+    try {
+      if (!(await this.catchUp())) throw new AtfedError('SharedStateBehind', `the shared state is not caught up; not taking ${host} now`)
+      const entry = await this.#kv.hosts.get(keyOf(host))
+      const put = entry !== null && entry.operation === 'PUT' ? entry.string() : null
+      const record = put === null ? this.#options.hosts.get(host) : (this.#applyHost(put, true) ?? undefined)
+      const afterSeq = put === null ? 0 : ((JSON.parse(put) as { streamSeq?: number }).streamSeq ?? 0)
+      const read = await this.#options.streamStates?.(host, afterSeq)
+      if (read === undefined) return record
+      const applied = applyStreamStates(read.states, this.#options.accounts)
+      const cursor = read.cursor
+      if (record !== undefined && cursor !== null && cursor > (record.cursor ?? -1)) this.#options.hosts.update(record, (r) => (r.cursor = cursor))
+      if (applied > 0 || cursor !== null) {
+        this.#options.logLine(`relay cluster: ${host}: read back from the stream after seq ${afterSeq}: ${applied} account states, cursor ${cursor ?? 'unchanged'}`)
+        this.#options.poke()
+      }
+      return record
+    } finally {
+      this.#takingOver.delete(host)
+    }
   }
 
   /**
@@ -212,10 +245,10 @@ export class SharedState {
     if (known === json) return
     if (this.#options.owns(host)) {
       this.#hostJson.set(host, json)
-      this.#writer.enqueueHost(keyOf(host), json, 'put')
+      this.#writer.enqueueHost(keyOf(host), withStreamSeq(json, this.#options.streamSeq?.() ?? 0), 'put')
     } else if (known === undefined) {
       this.#hostJson.set(host, json)
-      this.#writer.enqueueHost(keyOf(host), json, 'create') // someone else was first: theirs stands
+      this.#writer.enqueueHost(keyOf(host), withStreamSeq(json, 0), 'create') // someone else was first: theirs stands
     }
   }
 
@@ -230,4 +263,9 @@ export class SharedState {
     if (this.#watchTimer !== null) clearInterval(this.#watchTimer)
     for (const bucket of ['hosts', 'accounts'] as const) this.#watchers[bucket]?.stop()
   }
+}
+
+/** A host record's JSON as the bucket holds it: with the seq its account states cover (stream-states.ts). */
+function withStreamSeq(json: string, streamSeq: number): string {
+  return JSON.stringify({ ...(JSON.parse(json) as object), streamSeq })
 }

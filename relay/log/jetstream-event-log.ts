@@ -63,10 +63,19 @@ import type { UnsequencedEvent } from '../../core/stream/events.ts'
 import { restampSeq } from '../../core/stream/restamp.ts'
 import { JetStreamPublisher } from './jetstream-publisher.ts'
 import type { PublishEntry } from './jetstream-publisher.ts'
-import { readStream, startLiveReader, trimStream } from './jetstream-reader.ts'
-import type { LiveReader } from './jetstream-reader.ts'
-import { DEFAULT_STREAM, DEFAULT_SUBJECT, ensureStream, eventMessageId, floorOf } from './jetstream-stream.ts'
+import { readHostAccountStates, readStream, startLiveReader, trimStream } from './jetstream-reader.ts'
+import type { HostStates, LiveReader } from './jetstream-reader.ts'
+import { DEFAULT_STREAM, DEFAULT_SUBJECT, ensureStream, eventMessageId, floorOf, hostSubject } from './jetstream-stream.ts'
 import type { StreamOptions } from './jetstream-stream.ts'
+
+/**
+ * Where an event is published and what it vouches for (set by the relay
+ * cluster, relay/cluster/stream-states.ts): the account state right after it
+ * (or null: it changes none), the upstream seq it came at (or null), and
+ * `exact: false` when the state could not be told.
+ */
+export type EventAnnotation = { host: string; account: string | null; upstreamSeq: number | null; exact: boolean }
+export type EventAnnotator = (event: UnsequencedEvent) => EventAnnotation | null
 
 export type JetStreamEventLogOptions = StreamOptions & {
   /** The first seq of a new stream, or a floor to jump to (purges everything below). */
@@ -80,6 +89,13 @@ type Init = { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; st
 
 export class JetStreamEventLog implements EventLog {
   readonly stream: string
+  readonly subject: string
+  /**
+   * Called synchronously as each event is appended (the state it sees is the
+   * state right after the event when the append is the first of its batch):
+   * the host subject and the account header of the event's message.
+   */
+  annotate: EventAnnotator | null = null
   readonly #js: JetStreamClient
   readonly #jsm: JetStreamManager
   readonly #now: () => number
@@ -105,6 +121,7 @@ export class JetStreamEventLog implements EventLog {
   private constructor(init: Init) {
     const { options } = init
     this.stream = init.stream
+    this.subject = options.subject ?? DEFAULT_SUBJECT
     this.#js = init.js
     this.#jsm = init.jsm
     this.#now = options.now ?? Date.now
@@ -112,7 +129,7 @@ export class JetStreamEventLog implements EventLog {
     this.#published = init.last
     this.#floor = init.floor
     this.#tail = new EventLogTail(init.last, { framesMax: options.tailFramesMax ?? EVENT_LOG_TAIL_FRAMES_MAX, bytesMax: options.tailBytesMax ?? EVENT_LOG_TAIL_BYTES_MAX })
-    this.#publisher = new JetStreamPublisher({ js: init.js, jsm: init.jsm, stream: init.stream, subject: options.subject ?? DEFAULT_SUBJECT, last: init.last })
+    this.#publisher = new JetStreamPublisher({ js: init.js, jsm: init.jsm, stream: init.stream, subject: this.subject, last: init.last })
     this.#live = startLiveReader(init.js, { stream: init.stream, lastSeen: () => this.#published, onMessage: (seq, frame) => this.#onLive(seq, frame) })
     this.#floorTimer = setInterval(() => void this.refreshFloor().catch(() => {}), JETSTREAM_LOG_FLOOR_REFRESH_MS)
     this.#floorTimer.unref()
@@ -194,6 +211,7 @@ export class JetStreamEventLog implements EventLog {
     this.#allocated = first + events.length - 1
     const timeMs = Math.max(options.timeMs ?? this.#now(), this.#lastTimeMs)
     this.#lastTimeMs = timeMs
+    const notes = events.map((event) => this.annotate?.(event) ?? null)
     let resolve!: (seqs: number[]) => void
     let reject!: (err: unknown) => void
     const done = new Promise<number[]>((res, rej) => ((resolve = res), (reject = rej)))
@@ -202,6 +220,8 @@ export class JetStreamEventLog implements EventLog {
       // Another writer moved the stream on: the same frame, re-stamped with the seq it lands at.
       encode: (seq, i) => (seq === first + i ? (frames[i] as Uint8Array) : restampSeq(frames[i] as Uint8Array, seq)),
       ids: events.map(eventMessageId),
+      subjects: notes.map((note) => (note === null ? this.subject : hostSubject(this.subject, note.host))),
+      notes,
       timeMs,
       state,
       seqs: [],
@@ -252,6 +272,15 @@ export class JetStreamEventLog implements EventLog {
     const upTo = this.#published
     if (afterSeq >= this.#tail.from && afterSeq < upTo) return (async function* (tail) { yield* tail })(this.#tail.slice(afterSeq, upTo, count))
     return readStream(this.#js, { stream: this.stream, afterSeq, upTo, count })
+  }
+
+  /**
+   * What `host`'s messages after `afterSeq` vouch for: the last account
+   * state per DID and the upstream cursor (relay cluster takeover,
+   * relay/cluster/stream-states.ts); 'StreamReadTimeout' past `timeoutMs`.
+   */
+  hostAccountStates(host: string, afterSeq: number, timeoutMs: number): Promise<HostStates> {
+    return readHostAccountStates(this.#js, this.#jsm, { stream: this.stream, subject: hostSubject(this.subject, host), afterSeq, timeoutMs })
   }
 
   async oldestSeq(): Promise<number | null> {

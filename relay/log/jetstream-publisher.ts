@@ -34,13 +34,17 @@ import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstre
 import { headers } from '@nats-io/transport-node'
 import { AtfedError } from '../../core/errors.ts'
 import { JETSTREAM_LOG_PUBLISH_RETRIES_MAX, JETSTREAM_LOG_PUBLISH_RETRY_MS, JETSTREAM_LOG_PUBLISH_WINDOW_EVENTS } from '../../core/limits.ts'
-import { GAP_HEADER, TIME_HEADER } from './jetstream-stream.ts'
+import type { EventAnnotation } from './jetstream-event-log.ts'
+import { ACCOUNT_HEADER, CURSOR_HEADER, GAP_HEADER, INEXACT_HEADER, TIME_HEADER } from './jetstream-stream.ts'
 
 export type PublishEntry = {
   readonly count: number
   /** The complete frame of the i-th message for `seq`. */
   readonly encode: (seq: number, index: number) => Uint8Array
   readonly ids: readonly string[]
+  /** Each message's subject (per host, jetstream-stream.ts) and what it vouches for (headers). */
+  readonly subjects: readonly string[]
+  readonly notes: readonly (EventAnnotation | null)[]
   readonly timeMs: number
   state: 'pending' | 'committed' | 'aborted'
   /** Where each message landed (filled as acks arrive). */
@@ -134,9 +138,12 @@ export class JetStreamPublisher {
       const h = headers()
       h.set(TIME_HEADER, String(m.entry.timeMs))
       if (m.gap) h.set(GAP_HEADER, '1')
+      const note = m.gap ? null : m.entry.notes[m.index]
+      if (note != null) setNoteHeaders(h, note)
       const lastSequence = seq - 1 - this.#offset
       const expect = k === 0 ? { lastSequence } : { lastSequence, lastMsgID: (window[k - 1] as Message).id }
-      return this.#js.publish(this.#subject, m.gap ? EMPTY : m.entry.encode(seq, m.index), { msgID: m.id, expect, headers: h })
+      const subject = m.gap ? this.#subject : (m.entry.subjects[m.index] ?? this.#subject)
+      return this.#js.publish(subject, m.gap ? EMPTY : m.entry.encode(seq, m.index), { msgID: m.id, expect, headers: h })
     })
     const results = await Promise.allSettled(sends)
     for (let k = 0; k < window.length; k++) {
@@ -179,4 +186,10 @@ export class JetStreamPublisher {
     this.#failed = err
     for (const entry of this.#queue.splice(0)) entry.reject(err)
   }
+}
+
+function setNoteHeaders(h: ReturnType<typeof headers>, note: EventAnnotation): void {
+  if (!note.exact) return h.set(INEXACT_HEADER, '1')
+  if (note.account !== null) h.set(ACCOUNT_HEADER, note.account)
+  if (note.upstreamSeq !== null) h.set(CURSOR_HEADER, String(note.upstreamSeq))
 }

@@ -8,11 +8,16 @@
  * Gap placeholders (aborted appends, jetstream-publisher.ts) have empty data
  * and are skipped by replays; the live reader reports them as `null` frames
  * so `lastSeq` still moves past them.
+ *
+ * `readHostAccountStates` reads one host's subject, headers only, from a seq
+ * up to the subject's last message (known first, so an empty range costs
+ * one request and no fetch wait).
  */
 import type { Consumer, JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import { AtfedError } from '../../core/errors.ts'
 import { JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS, JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX, JETSTREAM_LOG_LIVE_PULL_MS, JETSTREAM_LOG_LIVE_RETRY_MS } from '../../core/limits.ts'
 import type { LoggedFrame } from '../../core/stream/event-log.ts'
-import { TIME_HEADER } from './jetstream-stream.ts'
+import { ACCOUNT_HEADER, CURSOR_HEADER, INEXACT_HEADER, TIME_HEADER } from './jetstream-stream.ts'
 
 export type LiveReader = {
   /** Drop the current consumer; a new one follows after the last seq seen (a stalled consumer, see jetstream-event-log.ts). */
@@ -158,4 +163,45 @@ export async function trimStream(js: JetStreamClient, jsm: JetStreamManager, opt
   }
   if (keepFrom > info.state.first_seq) await jsm.streams.purge(options.stream, { seq: keepFrom })
   return expired
+}
+
+/** What a host's messages vouch for: the last account state JSON per DID, the upstream cursor (null: none). */
+export type HostStates = { states: Map<string, string>; cursor: number | null }
+
+/**
+ * Read `subject`'s messages after `afterSeq` (headers only) up to its last
+ * message at the time of the call, or up to the first `Atfed-Inexact` one
+ * (what follows it is not taken: relay/cluster/stream-states.ts):
+ * the last `Atfed-Account` per DID (the DID in that JSON) and the highest
+ * `Atfed-Cursor`. 'StreamReadTimeout' when that takes over `timeoutMs`.
+ */
+export async function readHostAccountStates(js: JetStreamClient, jsm: JetStreamManager, options: { stream: string; subject: string; afterSeq: number; timeoutMs: number }): Promise<HostStates> {
+  const deadline = Date.now() + options.timeoutMs
+  const out: HostStates = { states: new Map(), cursor: null }
+  const last = await jsm.streams.getMessage(options.stream, { last_by_subj: options.subject }).then((m) => m?.seq ?? 0, (err: unknown) => {
+    if ((err as { code?: unknown }).code === 10037 || /no message found/i.test(String(err))) return 0
+    throw err
+  })
+  if (last <= options.afterSeq) return out
+  const consumer = await js.consumers.get(options.stream, { filter_subjects: options.subject, opt_start_seq: options.afterSeq + 1, headers_only: true })
+  try {
+    let after = options.afterSeq
+    while (after < last) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new AtfedError('StreamReadTimeout', `reading ${options.subject} from ${options.afterSeq + 1} to ${last} took over ${options.timeoutMs} ms`)
+      const batch = await consumer.fetch({ max_messages: JETSTREAM_LOG_FETCH_EVENTS_MAX, expires: Math.max(1_000, Math.min(JETSTREAM_LOG_FETCH_TIMEOUT_MS, left)) })
+      for await (const m of batch) {
+        after = m.seq
+        if (m.headers?.has(INEXACT_HEADER) === true) return out
+        const json = m.headers?.get(ACCOUNT_HEADER)
+        if (json !== undefined && json !== '') out.states.set((JSON.parse(json) as { did: string }).did, json)
+        const cursor = Number(m.headers?.get(CURSOR_HEADER) || NaN)
+        if (Number.isSafeInteger(cursor)) out.cursor = Math.max(out.cursor ?? cursor, cursor)
+        if (after >= last) break
+      }
+    }
+  } finally {
+    await deleteQuietly(consumer)
+  }
+  return out
 }

@@ -12,6 +12,16 @@
  * the log's clock, not the server's), `Atfed-Gap` on the placeholders of
  * aborted appends.
  *
+ * Subjects: an event of an account filed under upstream host H is published
+ * on `<subject>.<base64url of H>` (`hostSubject`), everything else (gap
+ * placeholders, an event without a known account) on `<subject>` itself; the
+ * stream takes both (`<subject>` and `<subject>.>`). Readers of the firehose
+ * do not filter. A relay-cluster worker taking a host over reads only that
+ * host's subject (the per-subject index keeps that cheap), headers only:
+ * `Atfed-Account` (the account state right after the event), `Atfed-Cursor`
+ * (the upstream seq it came at), `Atfed-Inexact` (the state could not be
+ * told); relay/cluster/stream-states.ts says why.
+ *
  * De-duplication ids: `#commit` → `<did>/<rev>` (a rev is used once per
  * repo); `#sync` → `<did>/sync/<rev>`; `#identity`/`#account` →
  * `<did>/<t>/<sha-256 of the event without its seq>` (their `time` makes
@@ -28,6 +38,18 @@ export const DEFAULT_STREAM = 'ATFED_RELAY'
 export const DEFAULT_SUBJECT = 'atfed.relay.events'
 export const TIME_HEADER = 'Atfed-Time'
 export const GAP_HEADER = 'Atfed-Gap'
+export const ACCOUNT_HEADER = 'Atfed-Account'
+export const CURSOR_HEADER = 'Atfed-Cursor'
+export const INEXACT_HEADER = 'Atfed-Inexact'
+
+/** The subject of the events of accounts filed under `host` (see the header). */
+export function hostSubject(subject: string, host: string): string {
+  return `${subject}.${Buffer.from(host, 'utf8').toString('base64url')}`
+}
+
+function streamSubjects(subject: string): string[] {
+  return [subject, `${subject}.>`]
+}
 
 export type StreamOptions = {
   stream?: string
@@ -39,18 +61,21 @@ export type StreamOptions = {
   maxAgeMs?: number
 }
 
-/** Create the stream if it does not exist; an existing one is used as it is. */
+/** Create the stream if it does not exist; an existing one is used as it is, its subjects widened to the per-host ones if needed. */
 export async function ensureStream(jsm: JetStreamManager, options: StreamOptions): Promise<StreamInfo> {
   const name = options.stream ?? DEFAULT_STREAM
+  const subjects = streamSubjects(options.subject ?? DEFAULT_SUBJECT)
   try {
-    return await jsm.streams.info(name)
+    const info = await jsm.streams.info(name)
+    if (subjects.every((s) => info.config.subjects?.includes(s))) return info
+    return await jsm.streams.update(name, { subjects: [...new Set([...(info.config.subjects ?? []), ...subjects])] })
   } catch (err) {
     if ((err as { code?: unknown }).code !== 10059) throw err // 10059: stream not found
   }
   try {
     return await jsm.streams.add({
       name,
-      subjects: [options.subject ?? DEFAULT_SUBJECT],
+      subjects,
       storage: 'file' as never,
       retention: 'limits' as never,
       discard: 'old' as never,

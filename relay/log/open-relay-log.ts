@@ -22,7 +22,7 @@ export type RelayLog = {
   /** The log's appends go into the relay db's batch (level); false: publish first. */
   readonly joinsBatch: boolean
   /** On a JetStream log: the connection, the stream's name and replicas (for the cluster's KV buckets). */
-  readonly nats: { readonly nc: NatsConnection; readonly stream: string; readonly replicas: number } | null
+  readonly nats: { readonly nc: NatsConnection; readonly stream: string; readonly replicas: number; readonly log: JetStreamEventLog } | null
   close(): Promise<void>
 }
 
@@ -52,7 +52,7 @@ export async function openRelayLog(config: RelayConfig, db: RelayDb, tuning: Par
     return {
       log,
       joinsBatch: false,
-      nats: { nc, stream: config.natsStream ?? DEFAULT_STREAM, replicas },
+      nats: { nc, stream: config.natsStream ?? DEFAULT_STREAM, replicas, log },
       close: async () => {
         await log.close()
         await nc.drain()

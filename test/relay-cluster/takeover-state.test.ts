@@ -1,0 +1,196 @@
+/**
+ * The account states a worker takes a host over with, forced into the two
+ * races that made the end-to-end files flaky (a taken-over host dropped its
+ * next commit as ChainBroken), on a real single-node nats-server:
+ * 1. the previous owner's last KV write reaches the new owner's mirror only
+ *    after the new owner holds the lease (before the fix, the watch ignored
+ *    it: keys of an owned host were taken for echoes of its own writes);
+ * 2. the previous owner published commits and died before writing their
+ *    states to the KV bucket: the new owner must hold the state of the last
+ *    commit published and resume after it (read back from the stream), not
+ *    the bucket's; and it must not read past an event whose state the
+ *    previous owner could not tell (relay/cluster/stream-states.ts).
+ * Both sides are in-process (stores, SharedState, JetStreamEventLog), the
+ * "sequencer" is the same stage → publish → write → mirror steps by hand.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { connect } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { encodeCbor } from '../../core/data/cbor.ts'
+import { cidForCbor } from '../../core/data/cid.ts'
+import type { CID } from '../../core/data/cid.ts'
+import type { UnsequencedEvent } from '../../core/stream/events.ts'
+import type { Did } from '../../core/syntax/did.ts'
+import type { Tid } from '../../core/syntax/tid.ts'
+import type { Datetime } from '../../core/syntax/datetime.ts'
+import { AccountStore } from '../../relay/accounts.ts'
+import type { AccountState } from '../../relay/accounts.ts'
+import { clusterBuckets } from '../../relay/cluster/kv-names.ts'
+import { SharedState } from '../../relay/cluster/shared-state.ts'
+import { accountAnnotator } from '../../relay/cluster/stream-states.ts'
+import { HostRegistry } from '../../relay/hosts/host-registry.ts'
+import type { HostName } from '../../relay/hosts/host-name.ts'
+import { JetStreamEventLog } from '../../relay/log/jetstream-event-log.ts'
+import { openRelayDb } from '../../relay/relay-db.ts'
+import type { RelayDb } from '../../relay/relay-db.ts'
+import { startNats } from '../helpers/nats.ts'
+import { startWatchdog } from '../helpers/watchdog.ts'
+
+startWatchdog(60_000, 'test/relay-cluster/takeover-state.test.ts')
+const nats = await startNats()
+const connections: NatsConnection[] = []
+const open: Worker[] = []
+const dirs: string[] = []
+after(async () => {
+  for (const w of [...open]) await closeWorker(w).catch(() => {})
+  for (const nc of connections) await nc.close().catch(() => {})
+  await nats.stop()
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+const H1 = 'h1.test' as HostName
+const DID = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' as Did
+const REVS = ['3kaaaaaaaaa22', '3kaaaaaaaaa23', '3kaaaaaaaaa24', '3kaaaaaaaaa25'] as Tid[]
+
+
+type Worker = { db: RelayDb; hosts: HostRegistry; accounts: AccountStore; shared: SharedState; log: JetStreamEventLog | null; owned: Set<HostName> }
+
+async function worker(stream: string, options: { log: boolean }): Promise<Worker> {
+  const nc = await connect({ servers: nats.urls, maxReconnectAttempts: 0 })
+  connections.push(nc)
+  const dir = mkdtempSync(join(tmpdir(), 'atfed-cluster-takeover-'))
+  dirs.push(dir)
+  const db = await openRelayDb(dir)
+  const hosts = await HostRegistry.open(db)
+  const accounts = await AccountStore.open(db)
+  const owned = new Set<HostName>()
+  const log = options.log ? await JetStreamEventLog.open(nc, { stream, subject: `atfed.test.${stream}` }) : null
+  if (log !== null) log.annotate = accountAnnotator(accounts)
+  const streamOptions = log === null ? {} : { streamSeq: () => log.lastSeq(), streamStates: (host: HostName, afterSeq: number) => log.hostAccountStates(host, afterSeq, 10_000) }
+  const shared = await SharedState.open(nc, { buckets: clusterBuckets(stream), replicas: 1, hosts, accounts, owns: (h) => owned.has(h), poke: () => {}, logLine: () => {}, ...streamOptions })
+  await shared.start()
+  const w = { db, hosts, accounts, shared, log, owned }
+  open.push(w)
+  return w
+}
+
+async function closeWorker(w: Worker): Promise<void> {
+  const i = open.indexOf(w)
+  if (i < 0) return
+  open.splice(i, 1)
+  w.shared.close()
+  await w.log?.close()
+  await w.db.close()
+}
+
+/** The sequencer's cluster path by hand: stage, publish the events, write the db, mirror to the buckets (drained). */
+async function writeBatch(w: Worker, events: UnsequencedEvent[], options: { mirror: boolean } = { mirror: true }): Promise<void> {
+  const staged = [w.hosts.stage(), w.accounts.stage()]
+  if (events.length > 0) await w.log?.append(events)
+  const ops = staged.flatMap((x) => x.ops)
+  await w.db.batch(ops)
+  if (options.mirror) {
+    await w.shared.mirror(ops)
+    assert.ok(await w.shared.drain(5_000), 'the queued writes reached the buckets')
+  }
+  for (const x of staged) x.settled()
+}
+
+async function dataCid(i: number): Promise<CID> {
+  return cidForCbor(encodeCbor({ mst: i }))
+}
+
+/** What accept does for a chaining commit of DID on H1: the state moves to `rev` and the event is queued. */
+async function acceptCommit(w: Worker, i: number): Promise<UnsequencedEvent> {
+  const account = w.accounts.get(DID) ?? { did: DID, host: H1, rev: null, commit: null, data: null, status: 'active', upstream: 'active' }
+  const commit = await cidForCbor(encodeCbor({ commit: i }))
+  const event: UnsequencedEvent = { t: '#commit', seq: 100 + i, repo: DID, commit, rev: REVS[i] as Tid, since: account.rev, blocks: new Uint8Array(0), ops: [], prevData: account.data, time: new Date(0).toISOString() as Datetime }
+  account.rev = REVS[i] as Tid
+  account.commit = commit
+  account.data = await dataCid(i)
+  w.accounts.put(account)
+  const record = w.hosts.get(H1) ?? w.hosts.add({ hostname: H1, secure: true }, { trusted: true, nowIso: new Date(0).toISOString() })
+  w.hosts.update(record, (r) => (r.cursor = 100 + i))
+  return event
+}
+
+function stateOf(w: Worker): Pick<AccountState, 'rev' | 'status'> & { data: string | undefined } {
+  const account = w.accounts.get(DID)
+  return { rev: account?.rev ?? null, status: account?.status ?? 'active', data: account?.data?.toString() }
+}
+
+test('takeover: the previous owner\'s last KV write lands after the lease moved; the new owner still applies it', { timeout: 30_000 }, async () => {
+  const a = await worker('T1', { log: false })
+  const b = await worker('T1', { log: false })
+  try {
+    a.owned.add(H1)
+    await writeBatch(a, [await acceptCommit(a, 0)])
+    assert.ok(await b.shared.catchUp())
+    assert.equal(stateOf(b).rev, REVS[0])
+    // The lease moves to b (a's hand-over, or a's lease expired) while a's last batch is still being written.
+    b.owned.add(H1)
+    await writeBatch(a, [await acceptCommit(a, 1)])
+    assert.ok(await b.shared.catchUp(), 'b\'s watch has seen every revision of the buckets')
+    const record = await b.shared.takeOver(H1)
+    assert.equal(record?.cursor, 101, 'the cursor is the bucket\'s (after rev 1)')
+    assert.deepEqual(stateOf(b), { rev: REVS[1], status: 'active', data: (await dataCid(1)).toString() }, 'the account state matches that cursor')
+  } finally {
+    await closeWorker(a)
+    await closeWorker(b)
+  }
+})
+
+test('takeover: the previous owner published two commits and died before writing them to the KV bucket; the new owner holds the last one published', { timeout: 30_000 }, async () => {
+  const a = await worker('T2', { log: true })
+  const b = await worker('T2', { log: true })
+  try {
+    a.owned.add(H1)
+    await writeBatch(a, [await acceptCommit(a, 0)])
+    // Two more batches published, never mirrored (a is killed between publish and its KV writes).
+    await writeBatch(a, [await acceptCommit(a, 1)], { mirror: false })
+    await writeBatch(a, [await acceptCommit(a, 2)], { mirror: false })
+    // A commit a had applied but not yet published when it died: not in the stream, so not taken over.
+    await acceptCommit(a, 3)
+    await closeWorker(a)
+    b.owned.add(H1)
+    const record = await b.shared.takeOver(H1)
+    assert.deepEqual(stateOf(b), { rev: REVS[2], status: 'active', data: (await dataCid(2)).toString() }, 'the state of the last commit on the stream')
+    assert.equal(record?.cursor, 102, 'b resumes right after the last upstream event published (the bucket says 100)')
+    // b's next host record says which seq its account states cover: a third worker needs nothing from the stream before it.
+    await writeBatch(b, [await acceptCommit(b, 3)])
+    const c = await worker('T2', { log: true })
+    try {
+      c.owned.add(H1)
+      await c.shared.takeOver(H1)
+      assert.deepEqual(stateOf(c), { rev: REVS[3], status: 'active', data: (await dataCid(3)).toString() })
+    } finally {
+      await closeWorker(c)
+    }
+  } finally {
+    await closeWorker(b)
+  }
+})
+
+test('takeover: an event appended after its account moved on (a big batch\'s later append) is inexact: the new owner stops reading there', { timeout: 30_000 }, async () => {
+  const a = await worker('T3', { log: true })
+  const b = await worker('T3', { log: true })
+  a.owned.add(H1)
+  await writeBatch(a, [await acceptCommit(a, 0)])
+  const first = await acceptCommit(a, 1)
+  await writeBatch(a, [first], { mirror: false })
+  // Revs 2 and 3 both applied before rev 2 is appended (it went out in a second append of one batch).
+  const second = await acceptCommit(a, 2)
+  const third = await acceptCommit(a, 3)
+  await a.log?.append([second])
+  await a.log?.append([third])
+  await closeWorker(a)
+  b.owned.add(H1)
+  const record = await b.shared.takeOver(H1)
+  assert.deepEqual(stateOf(b), { rev: REVS[1], status: 'active', data: (await dataCid(1)).toString() }, 'the last state the stream vouches for')
+  assert.equal(record?.cursor, 101, 'b receives rev 2 and 3 again (2 chains onto 1; both are de-duplicated on publish)')
+  await closeWorker(b)
+})
