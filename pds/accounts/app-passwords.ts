@@ -102,7 +102,7 @@ export class AppPasswordStore {
     }
     const password = generateAppPassword()
     const row: Row = { name, hash: await hashAppPassword(did, password), privileged: input.privileged === true, createdAt: new Date().toISOString() }
-    await this.#rows.db.batch([{ type: 'put', sublevel: this.#rows, key: rowKey(did, name), value: row } as StoreBatchOp], { sync: true })
+    await (this.#rows.db as RootDb).batch([{ type: 'put', sublevel: this.#rows, key: rowKey(did, name), value: row } as StoreBatchOp], { sync: true })
     return { name, password, createdAt: row.createdAt, privileged: row.privileged }
   }
 

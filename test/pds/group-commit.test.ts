@@ -55,16 +55,26 @@ function putOp(db: RootDb, key: string): StoreBatchOp {
   return { type: 'put', key, value: 'v', keyEncoding: 'utf8', valueEncoding: 'utf8' } as unknown as StoreBatchOp
 }
 
+/** Fails the first batch written (array or chained: the queue writes chained batches, native-batch.ts), after `gate`. */
 function failNextBatch(db: RootDb, gate?: Promise<void>): { calls: () => number } {
-  const original = db.batch.bind(db) as (ops: unknown, options: unknown) => Promise<void>
+  const original = db.batch.bind(db) as (...args: unknown[]) => any
   let calls = 0
-  ;(db as any).batch = async (ops: unknown, options: unknown) => {
+  const fail = async () => {
+    await gate
+    throw new Error('injected: disk full')
+  }
+  ;(db as any).batch = (...args: unknown[]) => {
     calls++
+    if (args.length > 0) return calls === 1 ? fail() : original(...args)
+    const chained = original()
     if (calls === 1) {
-      await gate
-      throw new Error('injected: disk full')
+      chained.write = async () => {
+        await chained.close()
+        return fail()
+      }
+      chained._write = fail // what pds/native-batch.ts calls
     }
-    return original(ops, options)
+    return chained
   }
   return { calls: () => calls }
 }
