@@ -17,9 +17,10 @@ import { startPlcServer } from '../did-resolver/plc/server.ts'
 import { createAccount, createBurst } from '../bench/pds-driver.ts'
 import { percentile, perSecond } from '../bench/harness.ts'
 
-/** utime + stime of a process, in ms (Linux /proc; clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+/** utime + stime of a process (all threads) or of one thread, in ms (Linux /proc; clock ticks of 10 ms). */
+function cpuMs(pid: number, tid?: number): number {
+  const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`
+  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
@@ -44,14 +45,32 @@ const url = await new Promise<string>((resolve) => {
 const accounts = []
 for (let i = 0; i < clients; i++) accounts.push(await createAccount(url, `prof${i}.test`))
 await createBurst(url, accounts, { clients, count: 200 })
+/** CPU ms per thread of a process (Node names them all `node`: keyed by tid). */
+function threadCpuMs(pid: number): Map<string, number> {
+  const byTid = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      byTid.set(tid === String(pid) ? 'main' : tid, cpuMs(pid, Number(tid)))
+    } catch {} // the thread ended
+  }
+  return byTid
+}
+
+const threads0 = threadCpuMs(child.pid!)
 const serverCpu0 = cpuMs(child.pid!)
+const mainCpu0 = cpuMs(child.pid!, child.pid!) // the main thread's tid is the pid
 const clientCpu0 = process.cpuUsage()
 const { ms, latencies } = await createBurst(url, accounts, { clients, count: creates })
 const serverPerCreate = (cpuMs(child.pid!) - serverCpu0) / creates
+const mainPerCreate = (cpuMs(child.pid!, child.pid!) - mainCpu0) / creates
+const threads = [...threadCpuMs(child.pid!)].map(([name, ms]) => [name, (ms - (threads0.get(name) ?? 0)) / creates] as const)
 const clientUsage = process.cpuUsage(clientCpu0)
 const clientPerCreate = (clientUsage.user + clientUsage.system) / 1000 / creates
 console.log(`${creates} creates, ${clients} clients: ${perSecond(creates, ms).toFixed(0)}/s p50 ${percentile(latencies, 50).toFixed(2)} ms p99 ${percentile(latencies, 99).toFixed(2)} ms`)
-console.log(`CPU per create: server ${serverPerCreate.toFixed(2)} ms${profiling ? ' (profiler on)' : ''}, client ${clientPerCreate.toFixed(2)} ms`)
+console.log(
+  `CPU per create: server ${serverPerCreate.toFixed(2)} ms (main thread ${mainPerCreate.toFixed(2)} ms)${profiling ? ' (profiler on)' : ''}, client ${clientPerCreate.toFixed(2)} ms`,
+)
+console.log(`server threads, CPU ms per create: ${threads.filter(([, ms]) => ms > 0).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${ms.toFixed(2)}`).join(', ')}`)
 const exited = new Promise((resolve) => child.once('exit', resolve))
 child.kill('SIGTERM')
 await exited

@@ -142,6 +142,14 @@ export class XrpcRouter {
     return this
   }
 
+  /**
+   * Serve one request directly, without the express router: `req.params.nsid`
+   * must be set (pds/xrpc-fast-path.ts routes registered methods this way).
+   */
+  dispatch(req: express.Request, res: express.Response, next: express.NextFunction): Promise<void> {
+    return this.#dispatch(req, res, next)
+  }
+
   async #dispatch(req: express.Request, res: express.Response, next: express.NextFunction): Promise<void> {
     const nsidParam = req.params['nsid']
     const nsidText = typeof nsidParam === 'string' ? nsidParam : ''
