@@ -19,27 +19,12 @@
  * (or `expect: ok`) line and test/fuzz/regressions.test.ts replays it
  * forever. Exit status 1 when anything crashed.
  */
-import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { saveCrash } from './engine/crash-file.ts'
 import { runTarget } from './engine/runner.ts'
 import type { TargetReport } from './engine/runner.ts'
 import { TARGET_NAMES, targetUrl } from './targets/list.ts'
 import type { TargetName } from './targets/list.ts'
-
-const REGRESSIONS_URL = new URL('../test/fuzz/regressions/', import.meta.url)
-
-/** Writes a crash input and its reason; returns the .bin path (relative), or null if it was known. */
-export function saveCrash(target: string, input: Uint8Array, reason: string, dirUrl = REGRESSIONS_URL): string | null {
-  const sha = createHash('sha256').update(input).digest('hex').slice(0, 16)
-  const dir = new URL(`${target}/`, dirUrl)
-  mkdirSync(dir, { recursive: true })
-  const bin = new URL(`${sha}.bin`, dir)
-  if (existsSync(bin)) return null
-  writeFileSync(bin, input)
-  writeFileSync(new URL(`${sha}.txt`, dir), `found: ${reason.replace(/\s+/g, ' ')}\n`)
-  return `test/fuzz/regressions/${target}/${sha}.bin`
-}
 
 function parseTargets(values: string[] | undefined): TargetName[] {
   if (values === undefined || values.length === 0) return [...TARGET_NAMES]

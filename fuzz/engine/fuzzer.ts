@@ -6,12 +6,16 @@
  * 2. Main loop: take a corpus entry, mutate it (mutate.ts), run it; keep the
  *    mutant when it reaches a (block, hit-count bucket) never seen before.
  *
- * Taking V8's coverage costs about a millisecond (V8 walks every function of
- * the isolate), far more than one parse, so mutants run in BATCHES with one
- * take per batch; only a batch that shows something new is replayed one input
- * at a time (a take after each) to find which mutants to keep. The batch
- * size adapts: halved after a novel batch (early on, when most batches find
- * something), doubled up to BATCH_MAX after a dull one. The order of
+ * Taking V8's coverage costs 1-5 ms (V8 walks every function of every script
+ * in the isolate), far more than one parse, so mutants run in BATCHES with
+ * one take per batch. Only a batch that shows something new is replayed, by
+ * bisection (each half again, a take after each, down to single inputs) to
+ * find which mutants to keep: a few takes per new input instead of one per
+ * mutant. Novelty of a group is judged on summed counts, so a group's
+ * feature set is remembered apart (CoverageMap.commitBatch) and never hides
+ * what a single input adds. The batch size adapts: halved after a novel batch
+ * (early on, when most batches find something), doubled up to BATCH_MAX after
+ * a dull one. The order of
  * mutations depends only on the seed, but what is kept depends on coverage,
  * so two runs with one seed and one exec budget take the same path as long
  * as the target is deterministic.
@@ -30,7 +34,7 @@ import type { MutationContext } from './mutate.ts'
 import { makeRng } from './rng.ts'
 import type { FuzzTarget } from './target.ts'
 
-const BATCH_MAX = 64
+const BATCH_MAX = 1024
 const RECENT_ENTRIES = 8
 const YIELD_EVERY_MS = 200
 export const MAX_BYTES_DEFAULT = 64 * 1024
@@ -139,6 +143,22 @@ export async function fuzz(target: FuzzTarget, coverage: CoverageMap, options: F
     options.onKeep?.(input)
   }
 
+  /** Replays `inputs` (counts were just reset) and keeps the ones that add coverage, halving the group while it shows something new. */
+  const bisect = async (inputs: Uint8Array[]): Promise<void> => {
+    if (inputs.length === 0) return
+    for (const input of inputs) await execute(input)
+    const features = coverage.take()
+    if (inputs.length === 1) {
+      if (coverage.isNovel(features)) keep(inputs[0]!, features)
+      return
+    }
+    if (!coverage.isNovelBatch(features)) return
+    const half = inputs.length >> 1
+    await bisect(inputs.slice(0, half))
+    await bisect(inputs.slice(half))
+    coverage.commitBatch(features)
+  }
+
   const started = performance.now()
   const seeds = [...(await target.seeds()), ...(options.corpus ?? [])]
   coverage.reset()
@@ -166,11 +186,9 @@ export async function fuzz(target: FuzzTarget, coverage: CoverageMap, options: F
       keep(batch[0]!, batchFeatures)
       batchSize = 1
     } else if (coverage.isNovelBatch(batchFeatures)) {
-      for (const mutant of batch) {
-        await execute(mutant)
-        const features = coverage.take()
-        if (coverage.isNovel(features)) keep(mutant, features)
-      }
+      const half = batch.length >> 1
+      await bisect(batch.slice(0, half))
+      await bisect(batch.slice(half))
       coverage.commitBatch(batchFeatures)
       batchSize = Math.max(1, batchSize >> 1)
     } else {
