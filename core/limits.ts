@@ -744,3 +744,7 @@ export const RELAY_CLUSTER_WATCH_CHECK_MS = 5_000
 export const RELAY_CLUSTER_WATCH_STALL_CHECKS = 2
 /** Relay cluster: longest wait, when handing a host over, for its last state to reach the buckets. */
 export const RELAY_CLUSTER_HANDOVER_DRAIN_MS_MAX = 10_000
+
+// --- PDS: verified access-token cache (pds/auth/token-cache.ts) ---
+/** Verified access tokens whose claims a PDS keeps (least recently used dropped first; ~0.5 KB each). */
+export const PDS_ACCESS_TOKEN_CACHE_ENTRIES_MAX = 10_000

@@ -14,6 +14,8 @@
  *   Scopes: `standard` = main password and app passwords; `full` = main
  *   password only; `takendown` adds the takendown scope (migration out);
  *   `signupQueued` adds that scope (getSession).
+ *   A token's signature and fixed claims are checked once and cached
+ *   (token-cache.ts); expiry, scope and the account are checked every time.
  * - `refresh({allowExpired})`: a refresh token (rows are checked by the
  *   route: rotation may refuse a revoked one).
  * - `admin()`: `Basic base64("admin:<admin password>")`; no header → 401
@@ -37,6 +39,7 @@ import { parseAuthorization } from '../../core/xrpc/auth-header.ts'
 import type { XrpcRequest } from '../../core/xrpc/server.ts'
 import type { Account } from '../accounts/account.ts'
 import type { AccountStore } from '../accounts/store.ts'
+import { AccessTokenCache, type CachedAccessClaims } from './token-cache.ts'
 
 export type AuthDeps = {
   secret: SessionSecret
@@ -44,6 +47,8 @@ export type AuthDeps = {
   accounts: AccountStore
   adminPassword: string | null
   now?: () => number
+  /** Verified access tokens kept (token-cache.ts); default PDS_ACCESS_TOKEN_CACHE_ENTRIES_MAX. */
+  accessTokenCacheMax?: number
 }
 
 export type AccessCredentials = { type: 'access'; did: Did; scope: AccessScope; account: Account; token: string }
@@ -82,17 +87,17 @@ function scopesFor(opts: AccessOptions): AccessScope[] {
 
 export class AuthVerifier {
   readonly #deps: AuthDeps
+  readonly #tokens: AccessTokenCache
 
   constructor(deps: AuthDeps) {
     this.#deps = deps
+    this.#tokens = new AccessTokenCache(deps.accessTokenCacheMax)
   }
 
   /** Checks an access token and its account (see the module header). */
   async verifyAccess(token: string, opts: AccessOptions = {}): Promise<AccessCredentials> {
-    const { secret, serviceDid, accounts } = this.#deps
-    const nowMs = this.#deps.now?.()
-    const claims = verifyAccessToken(token, { secret, serviceDid, scopes: scopesFor(opts), ...(nowMs === undefined ? {} : { nowMs }) })
-    const account = await accounts.get(claims.sub)
+    const claims = this.#accessClaims(token, scopesFor(opts))
+    const account = await this.#deps.accounts.get(claims.sub)
     if (account === null || account.status === 'deleted') throw new AtfedError('AccountNotFound', 'Account not found')
     if (opts.checkTakedown === true && account.status === 'takendown') {
       throw new AtfedError('AccountTakedown', 'Account has been taken down')
@@ -101,6 +106,20 @@ export class AuthVerifier {
       throw new AtfedError('AccountDeactivated', 'Account is deactivated')
     }
     return { type: 'access', did: claims.sub, scope: claims.scope, account, token }
+  }
+
+  /** The token's claims: from the cache (expiry and scope checked now) or fully verified, then cached. */
+  #accessClaims(token: string, scopes: readonly AccessScope[]): CachedAccessClaims {
+    const { secret, serviceDid } = this.#deps
+    const nowMs = this.#deps.now?.() ?? Date.now()
+    const cached = this.#tokens.get(token, nowMs)
+    if (cached !== undefined) {
+      if (!scopes.includes(cached.scope)) throw new AtfedError('InvalidToken', 'Bad token scope')
+      return cached
+    }
+    const claims = verifyAccessToken(token, { secret, serviceDid, scopes, nowMs })
+    this.#tokens.add(token, claims)
+    return claims
   }
 
   access(opts: AccessOptions = {}): (request: XrpcRequest) => Promise<AccessCredentials> {
