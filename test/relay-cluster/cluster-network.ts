@@ -29,6 +29,8 @@ export type ClusterNetwork = {
   readonly serve: AtfedChild[]
   /** hostname → index of the ingest worker holding its lease (absent: nobody now). */
   owners(): Promise<Map<string, number>>
+  /** Each ingest worker's `relay cluster:` stderr lines with the time they arrived (ms since the epoch). */
+  readonly clusterLines: { at: number; line: string }[][]
   close(): Promise<void>
 }
 
@@ -62,12 +64,16 @@ export async function startClusterNetwork(options: ClusterNetworkOptions): Promi
     const hosts = pdsPorts.map((port) => `http://127.0.0.1:${port}`)
     const ingest: AtfedChild[] = []
     const ids: Set<string>[] = []
+    const clusterLines: { at: number; line: string }[][] = []
     for (let i = 0; i < options.ingest; i++) {
       const worker = await relay('ingest', i, hosts)
       const seen = new Set<string>(worker.stderr.flatMap((line) => TOOK.exec(line)?.[1] ?? []))
+      const lines: { at: number; line: string }[] = []
+      clusterLines.push(lines)
       createInterface({ input: worker.child.stderr! }).on('line', (line) => {
         const id = TOOK.exec(line)?.[1]
         if (id !== undefined) seen.add(id)
+        if (line.startsWith('relay cluster:')) lines.push({ at: Date.now(), line })
       })
       ingest.push(worker)
       ids.push(seen)
@@ -81,6 +87,7 @@ export async function startClusterNetwork(options: ClusterNetworkOptions): Promi
       pdsUrls: pds.map((c) => c.url),
       ingest,
       serve,
+      clusterLines,
       owners: async () => {
         const out = new Map<string, number>()
         for await (const key of await leases.keys('h.*')) {

@@ -88,7 +88,7 @@ async function explainStall(t: TestContext, net: ClusterNetwork, nc: NatsConnect
 }
 
 /** Kill the worker holding the most hosts; resolves with how long until the other held all of them. */
-async function killIngestWorker(net: ClusterNetwork, waitMs: number): Promise<{ victim: number; moved: number; movedMs: number }> {
+async function killIngestWorker(net: ClusterNetwork, waitMs: number): Promise<{ victim: number; moved: number; movedMs: number; survivorLog: string }> {
   const owners = await waitFor('the lease owners', () => net.owners().catch(() => null), 45_000) // this test's own KV reads wait out a node loss too
   const counts = [0, 1].map((w) => [...owners.values()].filter((o) => o === w).length)
   const victim = (counts[0] ?? 0) >= (counts[1] ?? 0) ? 0 : 1
@@ -98,7 +98,8 @@ async function killIngestWorker(net: ClusterNetwork, waitMs: number): Promise<{ 
     const now = await net.owners().catch(() => null)
     return now !== null && now.size === 3 && [...now.values()].every((o) => o === 1 - victim) ? true : null
   }, waitMs)
-  return { victim, moved: counts[victim] ?? 0, movedMs: Date.now() - killedAt }
+  const survivorLog = (net.clusterLines[1 - victim] ?? []).filter((l) => l.at >= killedAt).map((l) => `+${l.at - killedAt} ms ${l.line}`).join('\n')
+  return { victim, moved: counts[victim] ?? 0, movedMs: Date.now() - killedAt, survivorLog }
 }
 
 /** `did rev` of the commit messages a frontend's Jetstream endpoint replays from its oldest event, until all of `wanted` came (bounded). */
@@ -161,7 +162,7 @@ export async function runClusterScenario(t: TestContext, options: ScenarioOption
     }
     if (options.kill.workerAndFrontend) {
       const kill = await killIngestWorker(net, (options.moveMsMax ?? MOVE_MS_MAX) + 10_000)
-      t.diagnostic(`ingest worker ${kill.victim} (holding ${kill.moved} hosts) killed; its hosts moved in ${kill.movedMs} ms (TTL ${RELAY_CLUSTER_LEASE_TTL_MS} ms)`)
+      t.diagnostic(`ingest worker ${kill.victim} (holding ${kill.moved} hosts) killed; its hosts moved in ${kill.movedMs} ms (TTL ${RELAY_CLUSTER_LEASE_TTL_MS} ms); the survivor since the kill:\n${kill.survivorLog}`)
       if (kill.movedMs > (options.moveMsMax ?? MOVE_MS_MAX)) await explainStall(t, net, nc, stream, live)
       assert.ok(kill.movedMs <= (options.moveMsMax ?? MOVE_MS_MAX), `hosts moved in ${kill.movedMs} ms`)
       await net.serve[1]!.kill('SIGKILL')
