@@ -22,6 +22,12 @@
  * rounds take its hosts, resuming from the cursor in the shared state.
  * When `onAcquired` throws (the shared state is behind), the lease is given
  * back at once and a later round tries again.
+ *
+ * Renewals also run on the timer by themselves, never two at once: a round
+ * can spend seconds in `onAcquired` (a takeover catching up after a NATS
+ * node was lost), and the worker's other leases must not expire meanwhile.
+ * A lease lost while its `onAcquired` still ran is stopped again right
+ * after it (`onLost`), so a host is never followed without its lease.
  */
 import { randomUUID } from 'node:crypto'
 import { Kvm } from '@nats-io/kv'
@@ -53,6 +59,7 @@ export class HostLeases {
   readonly #held = new Map<HostName, Held>()
   #timer: NodeJS.Timeout | null = null
   #round: Promise<void> | null = null
+  #renewing: Promise<void> | null = null
   #again = false
   #started = false
   #closed = false
@@ -77,7 +84,10 @@ export class HostLeases {
 
   start(): void {
     this.#started = true
-    this.#timer = setInterval(() => this.kick(), Math.max(10, Math.floor(this.#options.ttlMs / RELAY_CLUSTER_LEASE_ROUNDS_PER_TTL)))
+    this.#timer = setInterval(() => {
+      void this.#renewNow().catch((err: unknown) => this.#options.logLine(`relay cluster: lease renewal failed: ${String(err)}`))
+      this.kick()
+    }, Math.max(10, Math.floor(this.#options.ttlMs / RELAY_CLUSTER_LEASE_ROUNDS_PER_TTL)))
     this.#timer.unref()
     this.kick()
   }
@@ -101,7 +111,7 @@ export class HostLeases {
   }
 
   async #runRound(): Promise<void> {
-    await this.#renew() // first: a failing heartbeat write must not keep held leases from being renewed
+    await this.#renewNow() // first: a failing heartbeat write must not keep held leases from being renewed
     await this.#kv.put(`w.${this.workerId}`, String(Date.now()))
     if (this.#closed) return
     const candidates = this.#options.candidates()
@@ -119,11 +129,18 @@ export class HostLeases {
       this.#options.logLine(`relay cluster: worker ${this.workerId.slice(0, 8)} took host ${host}`)
       try {
         await this.#options.onAcquired(host)
+        if (!this.#held.has(host)) await this.#options.onLost(host) // lost while taking it over: stop again
       } catch (err) {
         this.#options.logLine(`relay cluster: worker ${this.workerId.slice(0, 8)} gives ${host} back: ${String(err)}`)
-        await this.#release(host)
+        if (this.#held.has(host)) await this.#release(host)
       }
     }
+  }
+
+  /** The renewal running now, or a new one (never two at once: both would compare-and-set the same revision). */
+  #renewNow(): Promise<void> {
+    this.#renewing ??= this.#renew().finally(() => (this.#renewing = null))
+    return this.#renewing
   }
 
   async #renew(): Promise<void> {
@@ -160,6 +177,7 @@ export class HostLeases {
     this.#closed = true
     if (this.#timer !== null) clearInterval(this.#timer)
     await this.#round
+    await this.#renewing?.catch(() => {})
     for (const host of [...this.#held.keys()]) await this.#release(host)
     await this.#kv.delete(`w.${this.workerId}`).catch(() => {})
   }

@@ -37,8 +37,10 @@
  *   a takeover re-verify more (see above); a hand-over waits for the
  *   writes (`drain`, bounded) before it lets the lease go.
  */
+import { jetstream } from '@nats-io/jetstream'
+import type { JetStreamClient } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
-import type { KV, KvEntry } from '@nats-io/kv'
+import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { AtfedError } from '../../core/errors.ts'
 import { RELAY_CLUSTER_CATCH_UP_MS_MAX, RELAY_CLUSTER_KV_TIMEOUT_MS, RELAY_CLUSTER_WATCH_CHECK_MS, RELAY_CLUSTER_WATCH_STALL_CHECKS } from '../../core/limits.ts'
@@ -48,6 +50,8 @@ import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
 import type { HostName } from '../hosts/host-name.ts'
 import type { HostStates } from '../log/jetstream-reader.ts'
 import type { RelayBatchOp } from '../relay-db.ts'
+import { pullRevisions } from './bucket-pull.ts'
+import type { BucketRevision } from './bucket-pull.ts'
 import { keyOf } from './kv-names.ts'
 import { StateWriter } from './state-writer.ts'
 import { applyStreamStates, isLaterRev } from './stream-states.ts'
@@ -77,9 +81,12 @@ type Bucket = 'hosts' | 'accounts'
 export class SharedState {
   readonly #options: SharedStateOptions
   readonly #kv: Record<Bucket, KV>
+  readonly #js: JetStreamClient
   /** The bucket's JSON of each host as last seen (watch or own write). */
   readonly #hostJson = new Map<HostName, string>()
   readonly #applied: Record<Bucket, number> = { hosts: 0, accounts: 0 }
+  /** The last revision each watch delivered (a direct read may have applied more). */
+  readonly #watched: Record<Bucket, number> = { hosts: 0, accounts: 0 }
   readonly #watchers: Partial<Record<Bucket, Stopper>> = {}
   /** Applied revision per bucket at the last watch check, and stalled checks in a row. */
   readonly #checked: Record<Bucket, { applied: number; stalled: number }> = { hosts: { applied: 0, stalled: 0 }, accounts: { applied: 0, stalled: 0 } }
@@ -89,9 +96,10 @@ export class SharedState {
   /** Hosts being taken over now: the watch applies every state of them (see the header). */
   readonly #takingOver = new Set<HostName>()
 
-  private constructor(options: SharedStateOptions, kv: Record<Bucket, KV>) {
+  private constructor(options: SharedStateOptions, kv: Record<Bucket, KV>, js: JetStreamClient) {
     this.#options = options
     this.#kv = kv
+    this.#js = js
     this.#writer = new StateWriter(kv, options.logLine)
   }
 
@@ -100,7 +108,7 @@ export class SharedState {
     const opts = { history: 1, replicas: options.replicas, timeout: RELAY_CLUSTER_KV_TIMEOUT_MS }
     const hosts = await kvm.create(options.buckets.hosts, opts)
     const accounts = await kvm.create(options.buckets.accounts, opts)
-    return new SharedState(options, { hosts, accounts })
+    return new SharedState(options, { hosts, accounts }, jetstream(nc))
   }
 
   /** Follow both buckets; resolves once what they held at the start is applied (bounded). */
@@ -119,38 +127,48 @@ export class SharedState {
     void (async () => {
       for await (const entry of iter) {
         if (this.#watchers[bucket] !== iter) break // replaced (a stall): what it still had buffered is older
-        this.#apply(bucket, entry)
+        this.#watched[bucket] = Math.max(this.#watched[bucket], entry.revision)
+        this.#apply(bucket, { revision: entry.revision, key: entry.key, operation: entry.operation, value: entry.operation === 'PUT' ? entry.string() : '' })
       }
     })().catch((err: unknown) => this.#options.logLine(`relay cluster: ${bucket} watch ended: ${String(err)}`))
   }
 
   /**
    * A watch, like the log's live consumer, can stall silently after a NATS
-   * node is lost: when a bucket holds revisions not applied and nothing was
-   * applied for RELAY_CLUSTER_WATCH_STALL_CHECKS checks, watch it again
+   * node is lost: when a bucket holds revisions not applied, they are read
+   * straight from its stream (bucket-pull.ts), and when the watch applied
+   * nothing for RELAY_CLUSTER_WATCH_STALL_CHECKS checks, it is started again
    * from the next revision.
    */
   async #checkWatches(): Promise<void> {
     for (const bucket of ['hosts', 'accounts'] as const) {
       const last = (await this.#kv[bucket].status()).streamInfo.state.last_seq
+      await this.#pull(bucket, last, RELAY_CLUSTER_WATCH_CHECK_MS)
       const seen = this.#checked[bucket]
-      const applied = this.#applied[bucket]
-      seen.stalled = last > applied && applied === seen.applied ? seen.stalled + 1 : 0
-      seen.applied = applied
+      const watched = this.#watched[bucket]
+      seen.stalled = last > watched && watched === seen.applied ? seen.stalled + 1 : 0
+      seen.applied = watched
       if (seen.stalled < RELAY_CLUSTER_WATCH_STALL_CHECKS || this.#closed) continue
       seen.stalled = 0
       this.#watchers[bucket]?.stop()
-      this.#options.logLine(`relay cluster: ${bucket} watch stalled at revision ${applied} of ${last}; watching again`)
-      await this.#watch(bucket, applied + 1)
+      this.#options.logLine(`relay cluster: ${bucket} watch stalled at revision ${watched} of ${last}; watching again`)
+      this.#watched[bucket] = this.#applied[bucket]
+      await this.#watch(bucket, this.#applied[bucket] + 1)
     }
   }
 
-  /** Wait until the watches have applied every revision the buckets hold now (at most RELAY_CLUSTER_CATCH_UP_MS_MAX). */
+  /**
+   * Apply every revision the buckets hold now (read straight from their
+   * streams when the watches have not delivered them): false when that took
+   * over RELAY_CLUSTER_CATCH_UP_MS_MAX.
+   */
   async catchUp(): Promise<boolean> {
     const deadline = Date.now() + RELAY_CLUSTER_CATCH_UP_MS_MAX
     for (const bucket of ['hosts', 'accounts'] as const) {
       const last = (await this.#kv[bucket].status()).streamInfo.state.last_seq
       while (this.#applied[bucket] < last) {
+        await this.#pull(bucket, last, deadline - Date.now())
+        if (this.#applied[bucket] >= last) break
         if (Date.now() > deadline) return false
         await new Promise((resolve) => setTimeout(resolve, 10))
       }
@@ -158,12 +176,23 @@ export class SharedState {
     return true
   }
 
-  #apply(bucket: Bucket, entry: KvEntry): void {
-    this.#applied[bucket] = Math.max(this.#applied[bucket], entry.revision)
+  /** Read `bucket`'s revisions after the last applied one up to `upTo` from its stream (bounded by `ms`). */
+  async #pull(bucket: Bucket, upTo: number, ms: number): Promise<void> {
+    if (this.#applied[bucket] >= upTo || ms <= 0 || this.#closed) return
+    const name = bucket === 'hosts' ? this.#options.buckets.hosts : this.#options.buckets.accounts
+    await pullRevisions(this.#js, { bucket: name, after: this.#applied[bucket], upTo, timeoutMs: ms }, (revision) => this.#apply(bucket, revision)).catch((err: unknown) => {
+      this.#options.logLine(`relay cluster: reading the ${bucket} bucket's stream failed: ${String(err)}`)
+    })
+  }
+
+  /** One revision, from the watch or a direct read: each is applied once, in revision order (older ones are skipped). */
+  #apply(bucket: Bucket, entry: BucketRevision): void {
+    if (entry.revision <= this.#applied[bucket]) return
+    this.#applied[bucket] = entry.revision
     if (entry.operation !== 'PUT') return
     try {
-      if (bucket === 'hosts') this.#applyHost(entry.string(), false)
-      else this.#applyAccount(entry.string())
+      if (bucket === 'hosts') this.#applyHost(entry.value, false)
+      else this.#applyAccount(entry.value)
     } catch (err) {
       this.#options.logLine(`relay cluster: bad ${bucket} entry ${entry.key}: ${String(err)}`)
     }

@@ -132,6 +132,36 @@ test('leases: a worker alone takes all; a second joins and gets its share, each 
   assert.deepEqual(keys, [])
 })
 
+test('leases: a takeover that takes several TTLs (onAcquired slow) does not let the worker\'s other leases expire', { timeout: 30_000 }, async () => {
+  const nc = await natsConnection()
+  const kv = await new Kvm(nc).create('L3', { history: 1, ttl: TTL_MS })
+  const log: string[] = []
+  let slowUntil = 0
+  const leases: HostLeases = await HostLeases.open(nc, {
+    bucket: 'L3',
+    replicas: 1,
+    ttlMs: TTL_MS,
+    candidates: () => HOSTS,
+    onAcquired: async (host) => {
+      log.push(`+${host}`)
+      if (host === HOSTS[3] && slowUntil === 0) {
+        slowUntil = Date.now() + 3 * TTL_MS
+        await new Promise((resolve) => setTimeout(resolve, 3 * TTL_MS))
+      }
+    },
+    onLost: async (host) => void log.push(`-${host}`),
+    logLine: () => {},
+  })
+  leases.start()
+  try {
+    await waitFor('the slow takeover to end', () => slowUntil !== 0 && Date.now() > slowUntil + 200, 4 * TTL_MS + 5_000)
+    assert.deepEqual(log.filter((e) => e.startsWith('-')), [], 'no lease lost while one took long')
+    for (const host of HOSTS) assert.equal((await kv.get(`h.${keyOf(host)}`))?.string(), leases.workerId, `${host} still held`)
+  } finally {
+    await leases.close()
+  }
+})
+
 type Side = { db: RelayDb; hosts: HostRegistry; accounts: AccountStore; shared: SharedState; owned: Set<HostName> }
 
 async function side(stream: string, nc: NatsConnection): Promise<Side> {

@@ -18,6 +18,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { jetstream } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { encodeCbor } from '../../core/data/cbor.ts'
@@ -29,6 +31,8 @@ import type { Tid } from '../../core/syntax/tid.ts'
 import type { Datetime } from '../../core/syntax/datetime.ts'
 import { AccountStore } from '../../relay/accounts.ts'
 import type { AccountState } from '../../relay/accounts.ts'
+import { pullRevisions } from '../../relay/cluster/bucket-pull.ts'
+import type { BucketRevision } from '../../relay/cluster/bucket-pull.ts'
 import { clusterBuckets } from '../../relay/cluster/kv-names.ts'
 import { SharedState } from '../../relay/cluster/shared-state.ts'
 import { accountAnnotator } from '../../relay/cluster/stream-states.ts'
@@ -193,4 +197,24 @@ test('takeover: an event appended after its account moved on (a big batch\'s lat
   assert.deepEqual(stateOf(b), { rev: REVS[1], status: 'active', data: (await dataCid(1)).toString() }, 'the last state the stream vouches for')
   assert.equal(record?.cursor, 101, 'b receives rev 2 and 3 again (2 chains onto 1; both are de-duplicated on publish)')
   await closeWorker(b)
+})
+
+test('bucket pull: a bucket\'s revisions read straight from its stream (what catch-up uses when a watch stalls), overwritten ones gone, deletes marked', { timeout: 20_000 }, async () => {
+  const nc = await connect({ servers: nats.urls, maxReconnectAttempts: 0 })
+  connections.push(nc)
+  const kv = await new Kvm(nc).create('PULL', { history: 1 })
+  await kv.put('a', '1') // 1: overwritten by 3, gone
+  await kv.put('b', '2') // 2
+  await kv.put('a', '3') // 3
+  await kv.delete('b') // 4: a delete marker (b's put at 2 is gone)
+  await kv.put('c', '5') // 5
+  const got: BucketRevision[] = []
+  await pullRevisions(jetstream(nc), { bucket: 'PULL', after: 0, upTo: 5, timeoutMs: 5_000 }, (r) => got.push(r))
+  assert.deepEqual(got.map((r) => [r.revision, r.key, r.operation, r.operation === 'PUT' ? r.value : '']), [[3, 'a', 'PUT', '3'], [4, 'b', 'DEL', ''], [5, 'c', 'PUT', '5']])
+  const after: BucketRevision[] = []
+  await pullRevisions(jetstream(nc), { bucket: 'PULL', after: 4, upTo: 5, timeoutMs: 5_000 }, (r) => after.push(r))
+  assert.deepEqual(after.map((r) => r.revision), [5])
+  const none: BucketRevision[] = []
+  await pullRevisions(jetstream(nc), { bucket: 'PULL', after: 5, upTo: 5, timeoutMs: 5_000 }, (r) => none.push(r))
+  assert.deepEqual(none, [])
 })
