@@ -5,7 +5,7 @@
  * with SIGTERM so Node writes its .cpuprofile. Prints the profile path and
  * the top self-time functions.
  *
- *   [PROFILE=0] [ATFED_BIN=other/bin/atfed.js] node --import tsx scripts/pds-profile.ts [creates=2000] [clients=1]
+ *   [PROFILE=0] [ATFED_BIN=other/bin/atfed.js] [PDS_NODE_FLAGS='--trace-gc'] node --import tsx scripts/pds-profile.ts [creates=2000] [clients=1]
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -32,10 +32,12 @@ const dataDir = mkdtempSync(join(tmpdir(), 'atfed-pds-prof-data-'))
 const plcDir = mkdtempSync(join(tmpdir(), 'atfed-pds-prof-plc-'))
 const plc = await startPlcServer({ port: 0, dataDir: plcDir })
 const profiling = process.env['PROFILE'] !== '0'
-const child = spawn(process.execPath, [...(profiling ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), BIN, 'pds', '--port', '0', '--data', dataDir, '--plc', plc.url, '--dev'], {
+const nodeFlags = (process.env['PDS_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '')
+const child = spawn(process.execPath, [...nodeFlags, ...(profiling ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), BIN, 'pds', '--port', '0', '--data', dataDir, '--plc', plc.url, '--dev'], {
   env: { ...process.env, ATFED_PDS_RATE_LIMITS: 'false' },
   stdio: ['ignore', 'pipe', 'inherit'],
 })
+if (nodeFlags.length > 0) createInterface({ input: child.stdout! }).on('line', (line) => console.log(`pds: ${line}`))
 const url = await new Promise<string>((resolve) => {
   createInterface({ input: child.stdout! }).on('line', (line) => {
     const match = / listening on (http:\/\/\S+)/.exec(line)

@@ -12,6 +12,9 @@
  * (slow-loris). The idle clock only runs while we are waiting for the
  * network: when the consumer applies backpressure, the pause is ours.
  *
+ * `readRequestBody` of a body without Content-Encoding skips the stream
+ * plumbing (`readPlainBody`: same limits and errors, fewer objects).
+ *
  * Tricky bit: `req` is never piped with `stream.pipeline` and never
  * destroyed here, because destroying it destroys the socket and the client
  * would get a reset instead of our 413. On error the body is unpiped; the
@@ -148,10 +151,63 @@ function watchBody(req: IncomingMessage, out: Transform, decoders: Transform[], 
 
 /** The whole decoded body, bounded (for JSON and other small bodies). */
 export async function readRequestBody(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
+  if (req.headers['content-encoding'] === undefined) return readPlainBody(req, limits)
   const body = openRequestBody(req, limits)
   const chunks: Buffer[] = []
   for await (const chunk of body) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
+}
+
+/**
+ * `readRequestBody` without a Content-Encoding (every JSON call in practice):
+ * the same limits and errors as `openRequestBody` — 413 over the cap
+ * (declared or counted), 408 on the whole-body or idle clock, 400 when the
+ * client goes away — read straight from `req`'s 'data' events, without the
+ * cap Transform, pipes and async iterator (a few per cent of a small JSON
+ * call's CPU). Never paused here, so the idle clock is always the client's.
+ */
+function readPlainBody(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
+  const declared = declaredLength(req)
+  if (declared !== undefined && declared > limits.bytesMax) throw payloadTooLarge()
+  const idleMs = limits.idleTimeoutMs ?? XRPC_BODY_IDLE_TIMEOUT_MS
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let bytes = 0
+    const stop = (): void => {
+      clearTimeout(total)
+      if (idle !== null) clearTimeout(idle)
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('close', onClose)
+      req.off('error', onAborted)
+    }
+    const fail = (err: XrpcError): void => {
+      stop()
+      reject(err)
+    }
+    const onTimeout = (): void => fail(new XrpcError(408, 'RequestTimeout', 'request body timed out'))
+    const onData = (chunk: Buffer): void => {
+      idle?.refresh()
+      bytes += chunk.length
+      if (bytes > limits.bytesMax) fail(payloadTooLarge())
+      else chunks.push(chunk)
+    }
+    const onEnd = (): void => {
+      stop()
+      resolve(Buffer.concat(chunks, bytes))
+    }
+    const onAborted = (): void => fail(invalidRequest('request body aborted by the client'))
+    const onClose = (): void => {
+      if (!req.complete) onAborted()
+    }
+    const total = setTimeout(onTimeout, limits.timeoutMs)
+    // The idle clock matters only when it is the shorter one (JSON: both 30 s).
+    const idle = idleMs < limits.timeoutMs ? setTimeout(onTimeout, idleMs) : null
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('close', onClose)
+    req.on('error', onAborted)
+  })
 }
 
 /**
