@@ -7,11 +7,13 @@
  * own `$type` when the registry knows it (so mutants reach deep into the
  * schema), else one picked by the input's length. Documented error:
  * InvalidRecord (every data-model and schema failure is mapped to it).
+ * Invariant: a record it accepts can be stored — it encodes to DAG-CBOR and
+ * decodes back to the same bytes (else the PDS would fail after validation).
  */
 import { fileURLToPath } from 'node:url'
 import { loadLexiconDir } from '../../core/lexicon/registry.ts'
 import { parseNsid } from '../../core/syntax/nsid.ts'
-import type { Nsid } from '../../core/syntax/nsid.ts'
+import { decodeCbor, encodeCbor } from '../../core/data/cbor.ts'
 import { parseRecordKey } from '../../core/syntax/record-key.ts'
 import { prepareRecord } from '../../pds/repo/prepare.ts'
 import type { FuzzTarget } from '../engine/target.ts'
@@ -65,6 +67,8 @@ export const target: FuzzTarget = {
     }
     const type = typeof record === 'object' && record !== null ? (record as { $type?: unknown }).$type : undefined
     const collection = typeof type === 'string' && registry.getRecordDef(type) !== undefined ? type : COLLECTIONS[bytes.length % COLLECTIONS.length]!
-    prepareRecord(registry, { collection: parseNsid(collection) as Nsid, rkey: parseRecordKey(rkeyFor(collection)), record, validate: true })
+    const prepared = prepareRecord(registry, { collection: parseNsid(collection), rkey: parseRecordKey(rkeyFor(collection)), record, validate: true })
+    const encoded = encodeCbor(prepared.record)
+    if (Buffer.compare(encodeCbor(decodeCbor(encoded)), encoded) !== 0) throw new Error('an accepted record does not round-trip through DAG-CBOR')
   },
 }
