@@ -728,7 +728,7 @@ export const JETSTREAM_LOG_VISIBLE_WAIT_MS_MAX = 60_000
 export const RELAY_CLUSTER_LEASE_TTL_MS = 10_000
 /** Relay cluster: lease renewals (and lease rounds) per lease TTL. */
 export const RELAY_CLUSTER_LEASE_ROUNDS_PER_TTL = 4
-/** Relay cluster: longest wait for the shared-state watch to reach a bucket's last revision (start, lease taken). */
+/** Relay cluster: longest catch-up with a bucket's last revision (start, lease taken), and longest read-back of a taken-over host's messages from the stream. */
 export const RELAY_CLUSTER_CATCH_UP_MS_MAX = 10_000
 /** Relay cluster: KV operations (get, put, create, update) time out after this. */
 export const RELAY_CLUSTER_KV_TIMEOUT_MS = 5_000
@@ -738,7 +738,7 @@ export const RELAY_CLUSTER_STATE_PENDING_MAX = 100_000
 export const RELAY_CLUSTER_STATE_WRITES_IN_FLIGHT = 256
 /** Relay cluster: longest pause between retries of failed KV writes (doubling from 100 ms). */
 export const RELAY_CLUSTER_STATE_RETRY_MS_MAX = 2_000
-/** Relay cluster: how often each KV watch is checked for a stall (revisions in the bucket, none applied). */
+/** Relay cluster: how often each KV watch is checked (revisions it did not deliver are read from the bucket's stream; none delivered twice in a row: watched again). */
 export const RELAY_CLUSTER_WATCH_CHECK_MS = 5_000
 /** Relay cluster: stalled checks in a row after which a KV watch is started again from the next revision. */
 export const RELAY_CLUSTER_WATCH_STALL_CHECKS = 2
