@@ -60,6 +60,8 @@ export class HostLeases {
   #timer: NodeJS.Timeout | null = null
   #round: Promise<void> | null = null
   #renewing: Promise<void> | null = null
+  /** Live workers at the last count (this one included). */
+  #workers = 1
   #again = false
   #started = false
   #closed = false
@@ -112,7 +114,9 @@ export class HostLeases {
 
   async #runRound(): Promise<void> {
     await this.#renewNow() // first: a failing heartbeat write must not keep held leases from being renewed
-    await this.#kv.put(`w.${this.workerId}`, String(Date.now()))
+    await this.#kv.put(`w.${this.workerId}`, String(Date.now())).catch((err: unknown) => {
+      throw new Error(`heartbeat: ${String(err)}`)
+    })
     if (this.#closed) return
     const candidates = this.#options.candidates()
     const workers = await this.#countWorkers()
@@ -123,7 +127,7 @@ export class HostLeases {
     for (const host of candidates) {
       if (this.#held.size >= share || this.#closed) break
       if (this.#held.has(host)) continue
-      const revision = await this.#kv.create(`h.${keyOf(host)}`, this.workerId).catch(() => null)
+      const revision = await this.#kv.create(`h.${keyOf(host)}`, this.workerId).catch(() => null) // taken (or NATS busy: next round)
       if (revision === null) continue
       this.#held.set(host, { revision, renewedAt: Date.now() })
       this.#options.logLine(`relay cluster: worker ${this.workerId.slice(0, 8)} took host ${host}`)
@@ -158,10 +162,16 @@ export class HostLeases {
     }
   }
 
+  /** Live workers (heartbeat keys); the last count when the listing fails (it needs a consumer, slow to make while NATS recovers). */
   async #countWorkers(): Promise<number> {
-    let n = 0
-    for await (const _ of await this.#kv.keys('w.*')) n++
-    return n
+    try {
+      let n = 0
+      for await (const _ of await this.#kv.keys('w.*')) n++
+      this.#workers = n
+    } catch (err) {
+      this.#options.logLine(`relay cluster: counting workers failed (${String(err)}); ${this.#workers} as last seen`)
+    }
+    return this.#workers
   }
 
   /** Still ours while `onLost` writes the host's last batch (so its cursor reaches the bucket), then let go. */

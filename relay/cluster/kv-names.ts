@@ -3,7 +3,9 @@
  *
  * Buckets are per stream, so several relays (or test relays) can share one
  * NATS cluster: `<stream>_HOSTS` (hostname → host record JSON),
- * `<stream>_ACCOUNTS` (DID → account state JSON) and `<stream>_LEASES`
+ * `<stream>_ACCOUNTS` (`<host>.<DID>` → account state JSON: one host's
+ * accounts are one key prefix, which an ingest worker loads when it takes
+ * the host over) and `<stream>_LEASES`
  * (`h.<host>` → owning worker, `w.<worker>` → heartbeat; entries expire
  * after the lease TTL).
  *
@@ -24,4 +26,14 @@ export function keyOf(name: string): string {
 
 export function nameOfKey(key: string): string {
   return Buffer.from(key, 'base64url').toString('utf8')
+}
+
+/** The accounts bucket's key of `did` filed under `host`. */
+export function accountKey(host: string, did: string): string {
+  return `${keyOf(host)}.${keyOf(did)}`
+}
+
+/** The keys of every account filed under `host` (a KV / subject filter). */
+export function hostAccountsFilter(host: string): string {
+  return `${keyOf(host)}.*`
 }

@@ -8,6 +8,8 @@
  *   does, publishes to the stream (de-duplicated by `<did>/<rev>`, on the
  *   host's subject, with the account state: stream-states.ts), then writes
  *   its hosts' records and accounts to the buckets.
+ *   It holds the account states of the hosts it took over only (loaded
+ *   from the accounts bucket by the host's key prefix), not a mirror.
  * - `serve`: follows nothing; answers subscribeRepos and the Jetstream
  *   endpoint from the stream, listHosts/getHostStatus/listRepos from its
  *   mirror of the buckets. Its data directory is only a cache of them.
@@ -67,6 +69,7 @@ export class RelayCluster {
       owns: (host) => ref.leases?.owns(host) ?? false,
       poke: () => sequencer.poke(),
       onNewHost: () => ref.leases?.kick(),
+      mirrorAccounts: options.role !== 'ingest',
       ...(log === undefined ? {} : { streamSeq: () => log.lastSeq(), streamStates: (host: HostName, afterSeq: number) => log.hostAccountStates(host, afterSeq, RELAY_CLUSTER_CATCH_UP_MS_MAX) }),
       logLine,
     })

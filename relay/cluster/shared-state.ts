@@ -1,17 +1,21 @@
 /**
  * The relay cluster's shared state: host records (cursor, status, counters)
  * and account states (rev, commit, data, status incl. desynchronized) in two
- * JetStream KV buckets, mirrored into every process's own stores.
+ * JetStream KV buckets, mirrored into the processes' own stores.
  *
  * How: the single-machine stores (HostRegistry, AccountStore) stay what
- * ingest, verification and the routes read, synchronously. Each process
- * watches both buckets and applies what others wrote into its stores (its
- * level db is a cache of the buckets); the owner of a host (hosts/leases.ts)
- * writes that host's record and the states of its accounts to the buckets
- * after each sequencer batch (`mirror`, called once the batch's events are
- * acknowledged by the stream). So any worker can take over any host: it
- * already holds the accounts' states, and `takeOver` reads the host's
- * record (its cursor) from the bucket itself before following it.
+ * ingest, verification and the routes read, synchronously. Every process
+ * watches the hosts bucket; serve frontends (and `all`) also watch the
+ * accounts bucket and apply what others wrote into their stores (the level
+ * db is a cache of the buckets). Ingest workers do not: they load the
+ * accounts of a host when they take it over (keys are `<host>.<DID>`,
+ * kv-names.ts), so a worker holds the states of its hosts, not of the
+ * network. The owner of a host (host-leases.ts) writes that host's record
+ * and the states of its accounts to the buckets after each sequencer batch
+ * (`mirror`, called once the batch's events are acknowledged by the
+ * stream); states it loaded and did not change are not written back.
+ * `takeOver` reads the host's record (its cursor) from the bucket itself
+ * before following it.
  *
  * Tricky bits:
  * - One writer per key: host records and accounts of a host are written
@@ -50,9 +54,9 @@ import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
 import type { HostName } from '../hosts/host-name.ts'
 import type { HostStates } from '../log/jetstream-reader.ts'
 import type { RelayBatchOp } from '../relay-db.ts'
-import { pullRevisions } from './bucket-pull.ts'
+import { loadHostAccounts, pullRevisions } from './bucket-pull.ts'
 import type { BucketRevision } from './bucket-pull.ts'
-import { keyOf } from './kv-names.ts'
+import { accountKey, hostAccountsFilter, keyOf } from './kv-names.ts'
 import { StateWriter } from './state-writer.ts'
 import { applyStreamStates, isLaterRev } from './stream-states.ts'
 import type { ClusterBuckets } from './kv-names.ts'
@@ -70,6 +74,12 @@ export type SharedStateOptions = {
   onNewHost?: () => void
   /** The log's last seq (written with each host record as `streamSeq`); 0 without a stream. */
   streamSeq?: () => number
+  /**
+   * Follow the whole accounts bucket (serve frontends and `all`: listRepos,
+   * getRepoStatus); false for ingest workers, which load the accounts of a
+   * host when they take it over. Default true.
+   */
+  mirrorAccounts?: boolean
   /** What `host`'s messages after `afterSeq` vouch for (stream-states.ts); nothing is read without a stream. */
   streamStates?: (host: HostName, afterSeq: number) => Promise<HostStates>
   logLine: (message: string) => void
@@ -90,9 +100,13 @@ export class SharedState {
   readonly #watchers: Partial<Record<Bucket, Stopper>> = {}
   /** Applied revision per bucket at the last watch check, and stalled checks in a row. */
   readonly #checked: Record<Bucket, { applied: number; stalled: number }> = { hosts: { applied: 0, stalled: 0 }, accounts: { applied: 0, stalled: 0 } }
+  /** The buckets this process follows (hosts always; accounts unless `mirrorAccounts` is false). */
+  readonly #followed: readonly Bucket[]
   #watchTimer: NodeJS.Timeout | null = null
   #closed = false
   readonly #writer: StateWriter
+  /** States an ingest worker loaded from the bucket, until its next batch: not written back unchanged. */
+  readonly #fromBucket = new Map<string, string>()
   /** Hosts being taken over now: the watch applies every state of them (see the header). */
   readonly #takingOver = new Set<HostName>()
 
@@ -100,6 +114,7 @@ export class SharedState {
     this.#options = options
     this.#kv = kv
     this.#js = js
+    this.#followed = options.mirrorAccounts === false ? ['hosts'] : ['hosts', 'accounts']
     this.#writer = new StateWriter(kv, options.logLine)
   }
 
@@ -113,7 +128,7 @@ export class SharedState {
 
   /** Follow both buckets; resolves once what they held at the start is applied (bounded). */
   async start(): Promise<void> {
-    for (const bucket of ['hosts', 'accounts'] as const) await this.#watch(bucket, 0)
+    for (const bucket of this.#followed) await this.#watch(bucket, 0)
     this.#watchTimer = setInterval(() => void this.#checkWatches().catch(() => {}), RELAY_CLUSTER_WATCH_CHECK_MS)
     this.#watchTimer.unref()
     await this.catchUp()
@@ -141,7 +156,7 @@ export class SharedState {
    * from the next revision.
    */
   async #checkWatches(): Promise<void> {
-    for (const bucket of ['hosts', 'accounts'] as const) {
+    for (const bucket of this.#followed) {
       const last = (await this.#kv[bucket].status()).streamInfo.state.last_seq
       await this.#pull(bucket, last, RELAY_CLUSTER_WATCH_CHECK_MS)
       const seen = this.#checked[bucket]
@@ -164,7 +179,7 @@ export class SharedState {
    */
   async catchUp(): Promise<boolean> {
     const deadline = Date.now() + RELAY_CLUSTER_CATCH_UP_MS_MAX
-    for (const bucket of ['hosts', 'accounts'] as const) {
+    for (const bucket of this.#followed) {
       const last = (await this.#kv[bucket].status()).streamInfo.state.last_seq
       while (this.#applied[bucket] < last) {
         await this.#pull(bucket, last, deadline - Date.now())
@@ -231,7 +246,14 @@ export class SharedState {
   async takeOver(host: HostName): Promise<HostRecord | undefined> {
     this.#takingOver.add(host)
     try {
+      const deadline = Date.now() + RELAY_CLUSTER_CATCH_UP_MS_MAX
       if (!(await this.catchUp())) throw new AtfedError('SharedStateBehind', `the shared state is not caught up; not taking ${host} now`)
+      if (!this.#followed.includes('accounts')) {
+        const keys = hostAccountsFilter(host)
+        const loaded = await loadHostAccounts(this.#js, { bucket: this.#options.buckets.accounts, keys, timeoutMs: deadline - Date.now() }, this.#options.accounts)
+        for (const [did, json] of loaded) this.#fromBucket.set(did, json)
+        if (loaded.size > 0) this.#options.poke()
+      }
       const entry = await this.#kv.hosts.get(keyOf(host))
       const put = entry !== null && entry.operation === 'PUT' ? entry.string() : null
       const record = put === null ? this.#options.hosts.get(host) : (this.#applyHost(put, true) ?? undefined)
@@ -262,9 +284,11 @@ export class SharedState {
       const prefix = (op as { sublevel?: { prefix?: string } }).sublevel?.prefix
       const value = op.value as string
       if (prefix === '!hosts!') this.#mirrorHost(op.key as HostName, value)
-      else if (prefix === '!accounts!' && this.#options.owns((JSON.parse(value) as { host: HostName }).host)) {
-        this.#writer.enqueueAccount(keyOf(op.key as string), value)
-      }
+      if (prefix !== '!accounts!') continue
+      const { host } = JSON.parse(value) as { host: HostName }
+      const loaded = this.#fromBucket.get(op.key as string)
+      if (loaded !== undefined) this.#fromBucket.delete(op.key as string)
+      if (this.#options.owns(host) && value !== loaded) this.#writer.enqueueAccount(accountKey(host, op.key as string), value)
     }
     return this.#writer.backpressure()
   }
@@ -290,7 +314,7 @@ export class SharedState {
     this.#closed = true
     this.#writer.close()
     if (this.#watchTimer !== null) clearInterval(this.#watchTimer)
-    for (const bucket of ['hosts', 'accounts'] as const) this.#watchers[bucket]?.stop()
+    for (const bucket of this.#followed) this.#watchers[bucket]?.stop()
   }
 }
 

@@ -29,11 +29,11 @@ import type { UnsequencedEvent } from '../../core/stream/events.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import type { Tid } from '../../core/syntax/tid.ts'
 import type { Datetime } from '../../core/syntax/datetime.ts'
-import { AccountStore } from '../../relay/accounts.ts'
+import { AccountStore, decodeAccountJson } from '../../relay/accounts.ts'
 import type { AccountState } from '../../relay/accounts.ts'
 import { pullRevisions } from '../../relay/cluster/bucket-pull.ts'
 import type { BucketRevision } from '../../relay/cluster/bucket-pull.ts'
-import { clusterBuckets } from '../../relay/cluster/kv-names.ts'
+import { accountKey, clusterBuckets } from '../../relay/cluster/kv-names.ts'
 import { SharedState } from '../../relay/cluster/shared-state.ts'
 import { accountAnnotator } from '../../relay/cluster/stream-states.ts'
 import { HostRegistry } from '../../relay/hosts/host-registry.ts'
@@ -63,7 +63,7 @@ const REVS = ['3kaaaaaaaaa22', '3kaaaaaaaaa23', '3kaaaaaaaaa24', '3kaaaaaaaaa25'
 
 type Worker = { db: RelayDb; hosts: HostRegistry; accounts: AccountStore; shared: SharedState; log: JetStreamEventLog | null; owned: Set<HostName> }
 
-async function worker(stream: string, options: { log: boolean }): Promise<Worker> {
+async function worker(stream: string, options: { log: boolean; mirrorAccounts?: boolean }): Promise<Worker> {
   const nc = await connect({ servers: nats.urls, maxReconnectAttempts: 0 })
   connections.push(nc)
   const dir = mkdtempSync(join(tmpdir(), 'atfed-cluster-takeover-'))
@@ -75,7 +75,8 @@ async function worker(stream: string, options: { log: boolean }): Promise<Worker
   const log = options.log ? await JetStreamEventLog.open(nc, { stream, subject: `atfed.test.${stream}` }) : null
   if (log !== null) log.annotate = accountAnnotator(accounts)
   const streamOptions = log === null ? {} : { streamSeq: () => log.lastSeq(), streamStates: (host: HostName, afterSeq: number) => log.hostAccountStates(host, afterSeq, 10_000) }
-  const shared = await SharedState.open(nc, { buckets: clusterBuckets(stream), replicas: 1, hosts, accounts, owns: (h) => owned.has(h), poke: () => {}, logLine: () => {}, ...streamOptions })
+  const mirror = options.mirrorAccounts === undefined ? {} : { mirrorAccounts: options.mirrorAccounts }
+  const shared = await SharedState.open(nc, { buckets: clusterBuckets(stream), replicas: 1, hosts, accounts, owns: (h) => owned.has(h), poke: () => {}, logLine: () => {}, ...streamOptions, ...mirror })
   await shared.start()
   const w = { db, hosts, accounts, shared, log, owned }
   open.push(w)
@@ -217,4 +218,34 @@ test('bucket pull: a bucket\'s revisions read straight from its stream (what cat
   const none: BucketRevision[] = []
   await pullRevisions(jetstream(nc), { bucket: 'PULL', after: 5, upTo: 5, timeoutMs: 5_000 }, (r) => none.push(r))
   assert.deepEqual(none, [])
+})
+
+test('takeover by an ingest worker (no accounts mirror): it loads the host\'s accounts by key prefix, nobody else\'s, and does not write them back unchanged', { timeout: 30_000 }, async () => {
+  const a = await worker('T4', { log: true })
+  const b = await worker('T4', { log: true, mirrorAccounts: false })
+  a.owned.add(H1)
+  await writeBatch(a, [await acceptCommit(a, 0)])
+  await writeBatch(a, [await acceptCommit(a, 1)])
+  // An account of another host, also a's.
+  const h2 = 'h2.test' as HostName
+  const other = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb' as Did
+  a.owned.add(h2)
+  a.hosts.add({ hostname: h2, secure: true }, { trusted: true, nowIso: new Date(0).toISOString() })
+  a.accounts.put({ did: other, host: h2, rev: REVS[0] as Tid, commit: null, data: null, status: 'active', upstream: 'active' })
+  await writeBatch(a, [])
+  assert.ok(await b.shared.catchUp())
+  assert.equal(b.accounts.get(DID), null, 'an ingest worker does not mirror accounts')
+  await closeWorker(a)
+  b.owned.add(H1)
+  await b.shared.takeOver(H1)
+  assert.deepEqual(stateOf(b), { rev: REVS[1], status: 'active', data: (await dataCid(1)).toString() })
+  assert.equal(b.accounts.get(other), null, 'nor those of hosts it did not take')
+  const kv = await new Kvm(connections[connections.length - 1]!).open(clusterBuckets('T4').accounts)
+  const key = accountKey(H1, DID)
+  const before = (await kv.get(key))?.revision
+  await writeBatch(b, [])
+  assert.equal((await kv.get(key))?.revision, before, 'the loaded state is not written back unchanged')
+  await writeBatch(b, [await acceptCommit(b, 2)])
+  assert.equal(decodeAccountJson((await kv.get(key))!.string()).rev, REVS[2], 'a changed one is')
+  await closeWorker(b)
 })
