@@ -6,12 +6,17 @@
  * under `root`. Start order is the data-flow order, so each service finds
  * the one it follows already answering.
  *
+ * Each child preloads soak-probe.js (NODE_OPTIONS), which writes its
+ * process.memoryUsage() to `probeDir(root)/<pid>.json` every second.
+ *
  * Every child is tracked by the watchdog helper (so a hung test file still
  * kills them) and killed by `close()`; a start-up failure kills the ones
  * already started before rethrowing. `crashed()` names every child that
  * exited while the soak still needed it.
  */
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { freePort, spawnAtfed } from '../test/helpers/atfed-child.ts'
 import type { AtfedChild } from '../test/helpers/atfed-child.ts'
 import { trackProcessGroup, untrackProcessGroup } from '../test/helpers/watchdog.ts'
@@ -30,12 +35,31 @@ export type SoakNetwork = {
   close(): Promise<void>
 }
 
-export async function startSoakNetwork(root: string): Promise<SoakNetwork> {
+/** The probe preloaded into every child (memory figures, heap snapshots on SIGUSR2). */
+const PROBE = pathToFileURL(new URL('./soak-probe.js', import.meta.url).pathname).href
+
+export type SoakNetworkOptions = {
+  /** Extra environment for every child (e.g. MALLOC_ARENA_MAX=2 to compare allocators). */
+  env?: Record<string, string>
+}
+
+/** Where each child's probe writes `<pid>.json` (and heap snapshots). */
+export function probeDir(root: string): string {
+  return join(root, 'probe')
+}
+
+export async function startSoakNetwork(root: string, options: SoakNetworkOptions = {}): Promise<SoakNetwork> {
+  mkdirSync(probeDir(root), { recursive: true })
+  const probeEnv = {
+    ATFED_SOAK_PROBE_DIR: probeDir(root),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PROBE}`.trim(),
+    ...options.env,
+  }
   const children = new Map<SoakProcess, AtfedChild>()
   let closing = false
   const exits: string[] = []
   const start = async (name: SoakProcess, args: string[], env: Record<string, string> = {}): Promise<AtfedChild> => {
-    const child = await spawnAtfed(args, { ready: LISTENING, env })
+    const child = await spawnAtfed(args, { ready: LISTENING, env: { ...probeEnv, ...env } })
     trackProcessGroup(child.child.pid)
     children.set(name, child)
     child.child.once('exit', (code, signal) => {

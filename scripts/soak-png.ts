@@ -4,10 +4,11 @@
  *
  * `lineChartPng(panels)` stacks the panels vertically; each has its own
  * y range (0 .. the largest value × 1.1) and shares the x range of its
- * series. Grey vertical lines mark the quarters (the soak's verdict
- * compares quarter medians), grey horizontal lines the y quarters. There
- * is no text (no font): each series is drawn in its fixed colour, and the
- * soak's summary and README name the colours and the scales.
+ * series. Grey vertical lines mark the quarters (the soak's summary
+ * gives quarter medians; its verdict is the slope of quarters 3–4), grey
+ * horizontal lines the y quarters. There is no text (no font): each series
+ * is drawn in its fixed colour, and the soak's summary and README name the
+ * colours and the scales.
  */
 import { encodePng } from '../cli/png.ts'
 

@@ -4,25 +4,56 @@
  * descriptors (the entries of /proc/<pid>/fd). A process that is gone reads
  * as null, which the soak reports as a crash.
  *
- * The verdict compares medians of quarters of the run, skipping the first
- * quarter (start-up: caches, JIT, level's memtables still filling):
- * FLAT when the last quarter's median is within the tolerance of the second
- * quarter's, else GROWING. Medians, not maxima, so one GC-time spike does
- * not decide it. Tolerances: RSS +15 % + 16 MB, fds +10 % + 8.
+ * The verdict is the least-squares slope of the second half of the run
+ * (the first half holds start-up and warm-up: JIT, V8's heap sizing, level's
+ * memtables and block cache filling to their caps): FLAT when it is at most
+ * RSS_SLOPE_MAX_MB_PER_MIN (fds: FD_SLOPE_MAX_PER_MIN), else GROWING. A
+ * slope, not the last value, so one GC-time spike does not decide it; the
+ * medians of quarters 1 / 2 / 4 are reported beside it for the shape.
  */
 import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
-export const RSS_TOLERANCE = { ratio: 1.15, slackMb: 16 }
-export const FD_TOLERANCE = { ratio: 1.1, slack: 8 }
+/** 1 MB/min is 60 MB an hour; fds: 1/min tolerates keep-alive client sockets reconnecting (a per-request leak shows as hundreds a minute). */
+export const RSS_SLOPE_MAX_MB_PER_MIN = 1
+export const FD_SLOPE_MAX_PER_MIN = 1
 
-export type ProcSample = { rssMb: number; fds: number }
+/**
+ * RSS and fds from /proc; from the child's probe (soak-probe.js, at most a
+ * second old) its JS heap in use, the heap V8 has reserved (`heapTotal`:
+ * what the heap adds to RSS, sized by V8 from the allocation rate) and its
+ * memory outside the heap (`external`, which includes `arrayBuffers`:
+ * Buffers, LevelDB values handed to JS, WebSocket frames), null when there
+ * is no probe file yet. RSS minus heapTotal minus external is native memory:
+ * malloc (LevelDB's memtables, block and table caches, and what glibc keeps
+ * of freed memory), code, stacks.
+ */
+export type ProcSample = { rssMb: number; fds: number; heapMb: number | null; heapTotalMb: number | null; externalMb: number | null }
 
-export function sampleProc(pid: number): ProcSample | null {
+const MB = 1024 * 1024
+
+export function sampleProc(pid: number, probeDir?: string): ProcSample | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)
     if (kb === null) return null // a zombie has no VmRSS
-    return { rssMb: Number(kb[1]) / 1024, fds: readdirSync(`/proc/${pid}/fd`).length }
+    const memory = probeDir === undefined ? null : readProbe(join(probeDir, `${pid}.json`))
+    return { rssMb: Number(kb[1]) / 1024, fds: readdirSync(`/proc/${pid}/fd`).length,
+      heapMb: memory === null ? null : memory.heapUsed / MB, heapTotalMb: memory === null ? null : memory.heapTotal / MB,
+      externalMb: memory === null ? null : memory.external / MB }
+  } catch {
+    return null
+  }
+}
+
+type ProbeMemory = { heapUsed: number; heapTotal: number; external: number }
+
+function readProbe(path: string): ProbeMemory | null {
+  try {
+    const m = JSON.parse(readFileSync(path, 'utf8')) as Partial<Record<keyof ProbeMemory, unknown>>
+    return typeof m.heapUsed === 'number' && typeof m.heapTotal === 'number' && typeof m.external === 'number'
+      ? { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external }
+      : null
   } catch {
     return null
   }
@@ -48,11 +79,26 @@ export function quarters<T>(values: readonly T[]): [T[], T[], T[], T[]] {
   return [values.slice(0, q), values.slice(q, 2 * q), values.slice(2 * q, 3 * q), values.slice(3 * q)]
 }
 
-export type Trend = { first: number; second: number; last: number; verdict: 'FLAT' | 'GROWING' }
+/** The least-squares slope of `points` ([seconds, value]) per minute; 0 for fewer than two distinct times. */
+export function slopePerMin(points: readonly (readonly [number, number])[]): number {
+  const n = points.length
+  if (n < 2) return 0
+  const mt = points.reduce((a, p) => a + p[0], 0) / n
+  const mv = points.reduce((a, p) => a + p[1], 0) / n
+  let num = 0
+  let den = 0
+  for (const [t, v] of points) {
+    num += (t - mt) * (v - mv)
+    den += (t - mt) ** 2
+  }
+  return den === 0 ? 0 : (num / den) * 60
+}
 
-/** Medians of the first, second and last quarter, and whether the last stays within `ratio`×second + `slack`. */
-export function trend(values: readonly number[], tolerance: { ratio: number; slack: number }): Trend {
-  const [first, second, , last] = quarters(values).map(median) as [number, number, number, number]
-  const verdict = last <= second * tolerance.ratio + tolerance.slack ? 'FLAT' : 'GROWING'
-  return { first, second, last, verdict }
+export type Trend = { first: number; second: number; last: number; slopePerMin: number; verdict: 'FLAT' | 'GROWING' }
+
+/** Medians of the first, second and last quarter; FLAT when the second half's slope is at most `slopeMaxPerMin`. */
+export function trend(points: readonly (readonly [number, number])[], slopeMaxPerMin: number): Trend {
+  const [first, second, , last] = quarters(points.map((p) => p[1])).map(median) as [number, number, number, number]
+  const slope = slopePerMin(points.slice(Math.floor(points.length / 2)))
+  return { first, second, last, slopePerMin: slope, verdict: slope <= slopeMaxPerMin ? 'FLAT' : 'GROWING' }
 }

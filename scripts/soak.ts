@@ -11,6 +11,7 @@
  *   npm run soak                          10 min at 1,200 writes/s target
  *   npm run soak -- --minutes 60          the 1 h soak
  *   npm run soak -- --rate 300 --clients 16 --interval 5 --out .bench-out/soak
+ *   npm run soak -- --env MALLOC_ARENA_MAX=2   extra environment for the children
  *
  * The target is twice the network's typical peak (~600 events/s); one PDS
  * sharing 2 cores with the other three services falls short of it, and the
@@ -22,10 +23,10 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createSoakAccounts, feedgenLagMs, firehoseCounter, keywordFeedUri, pacedWriters } from './soak-load.ts'
-import { SOAK_PROCESSES, startSoakNetwork } from './soak-network.ts'
+import { SOAK_PROCESSES, probeDir, startSoakNetwork } from './soak-network.ts'
 import { lineChartPng } from './soak-png.ts'
 import type { Rgb } from './soak-png.ts'
-import { FD_TOLERANCE, RSS_TOLERANCE, percentile, sampleProc, trend } from './soak-proc.ts'
+import { FD_SLOPE_MAX_PER_MIN, RSS_SLOPE_MAX_MB_PER_MIN, percentile, sampleProc, trend } from './soak-proc.ts'
 import type { ProcSample, Trend } from './soak-proc.ts'
 
 export type SoakOptions = {
@@ -34,6 +35,8 @@ export type SoakOptions = {
   clients: number
   intervalS: number
   outDir: string
+  /** Extra environment for the four children (e.g. `{ MALLOC_ARENA_MAX: '2' }`). */
+  childEnv?: Record<string, string>
   log?: (line: string) => void
 }
 
@@ -55,7 +58,9 @@ export type SoakReport = {
   p99Ms: number
   rows: SoakRow[]
   crashed: string[]
-  trends: Record<string, { rss: Trend; fds: Trend }>
+  childEnv: Record<string, string>
+  /** rss and fds decide; heap (JS heap in use), heapTotal (reserved by V8) and external (outside it) say which kind of memory moves. */
+  trends: Record<string, { rss: Trend; fds: Trend; heap: Trend; heapTotal: Trend; external: Trend }>
   csvPath: string
   pngPath: string
 }
@@ -64,11 +69,12 @@ export const PROCESS_COLORS: Record<string, Rgb> = { plc: [31, 119, 180], pds: [
 
 export function csvHeader(): string {
   return ['t_s', 'writes_per_s', 'write_errors', 'write_p99_ms', 'firehose_events_per_s', 'feedgen_lag_ms',
-    ...SOAK_PROCESSES.flatMap((p) => [`${p}_rss_mb`, `${p}_fds`])].join(',')
+    ...SOAK_PROCESSES.flatMap((p) => [`${p}_rss_mb`, `${p}_fds`, `${p}_heap_mb`, `${p}_heap_total_mb`, `${p}_external_mb`])].join(',')
 }
 
 function csvRow(r: SoakRow): string {
-  const proc = SOAK_PROCESSES.flatMap((p) => [r.procs[p]?.rssMb.toFixed(1) ?? '', String(r.procs[p]?.fds ?? '')])
+  const proc = SOAK_PROCESSES.flatMap((p) => [r.procs[p]?.rssMb.toFixed(1) ?? '', String(r.procs[p]?.fds ?? ''),
+    r.procs[p]?.heapMb?.toFixed(1) ?? '', r.procs[p]?.heapTotalMb?.toFixed(1) ?? '', r.procs[p]?.externalMb?.toFixed(1) ?? ''])
   return [r.t.toFixed(1), r.writesPerS.toFixed(1), r.errors, r.p99Ms.toFixed(1), r.firehosePerS.toFixed(1), r.feedgenLagMs?.toFixed(0) ?? '', ...proc].join(',')
 }
 
@@ -78,7 +84,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const csvPath = join(options.outDir, 'soak.csv')
   const pngPath = join(options.outDir, 'soak-rss-fds.png')
   const root = mkdtempSync(join(tmpdir(), 'atfed-soak-'))
-  const net = await startSoakNetwork(root)
+  const net = await startSoakNetwork(root, { env: options.childEnv ?? {} })
+  process.stderr.write(`soak: children ${SOAK_PROCESSES.map((p) => `${p}=${net.pids[p]}`).join(' ')}; kill -USR2 <pid> writes a heap snapshot to ${probeDir(root)}\n`)
   const rows: SoakRow[] = []
   const latencies: number[] = []
   const crashed: string[] = []
@@ -103,7 +110,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         writes += w.acked
         errors += w.errors
         for (const l of w.latenciesMs) latencies.push(l)
-        const procs = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, sampleProc(net.pids[p])]))
+        const procs = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, sampleProc(net.pids[p], probeDir(root))]))
         const row: SoakRow = { t: (now - started) / 1000, writesPerS: w.acked / windowS, errors: w.errors, p99Ms: percentile(w.latenciesMs, 99),
           firehosePerS: firehose.take() / windowS, feedgenLagMs: await feedgenLagMs(net.urls.feedgen, feedUri), procs }
         rows.push(row)
@@ -120,17 +127,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     rmSync(root, { recursive: true, force: true })
   }
   const seconds = (performance.now() - started) / 1000
-  const series = (p: string, f: (s: ProcSample) => number): [number, number][] =>
-    rows.flatMap((r) => (r.procs[p] ? [[r.t, f(r.procs[p]!)] as [number, number]] : []))
+  const series = (p: string, f: (s: ProcSample) => number | null): [number, number][] =>
+    rows.flatMap((r) => { const v = r.procs[p] ? f(r.procs[p]!) : null; return v === null ? [] : [[r.t, v] as [number, number]] })
   writeFileSync(pngPath, lineChartPng([
     { series: SOAK_PROCESSES.map((p) => ({ color: PROCESS_COLORS[p]!, points: series(p, (s) => s.rssMb) })) },
     { series: SOAK_PROCESSES.map((p) => ({ color: PROCESS_COLORS[p]!, points: series(p, (s) => s.fds) })) },
   ]))
   const trends = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, {
-    rss: trend(series(p, (s) => s.rssMb).map((x) => x[1]), { ratio: RSS_TOLERANCE.ratio, slack: RSS_TOLERANCE.slackMb }),
-    fds: trend(series(p, (s) => s.fds).map((x) => x[1]), FD_TOLERANCE),
+    rss: trend(series(p, (s) => s.rssMb), RSS_SLOPE_MAX_MB_PER_MIN),
+    fds: trend(series(p, (s) => s.fds), FD_SLOPE_MAX_PER_MIN),
+    heap: trend(series(p, (s) => s.heapMb), RSS_SLOPE_MAX_MB_PER_MIN),
+    heapTotal: trend(series(p, (s) => s.heapTotalMb), RSS_SLOPE_MAX_MB_PER_MIN),
+    external: trend(series(p, (s) => s.externalMb), RSS_SLOPE_MAX_MB_PER_MIN),
   }]))
-  return { seconds, writes, errors, writesPerS: writes / seconds, p99Ms: percentile(latencies, 99), rows, crashed, trends, csvPath, pngPath }
+  return { seconds, writes, errors, writesPerS: writes / seconds, p99Ms: percentile(latencies, 99), rows, crashed, childEnv: options.childEnv ?? {}, trends, csvPath, pngPath }
 }
 
 export function formatSummary(r: SoakReport, ratePerS: number): string {
@@ -139,12 +149,16 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
     `soak: ${(r.seconds / 60).toFixed(1)} min, ${r.writes} writes acknowledged (${r.errors} errors), ` +
       `${r.writesPerS.toFixed(0)} writes/s achieved of ${ratePerS} target, write p99 ${r.p99Ms.toFixed(0)} ms, ` +
       `feedgen lag p50 ${percentile(lags, 50).toFixed(0)} ms / max ${Math.max(0, ...lags).toFixed(0)} ms, ${r.rows.length} samples`,
-    `per process: RSS MB and open fds, medians of quarters 1 / 2 / 4 (FLAT: q4 ≤ q2 × ${RSS_TOLERANCE.ratio} + ${RSS_TOLERANCE.slackMb} MB; fds q4 ≤ q2 × ${FD_TOLERANCE.ratio} + ${FD_TOLERANCE.slack})`,
+    `per process: medians of quarters 1 / 2 / 4 and the second half's slope per minute (FLAT: RSS ≤ ${RSS_SLOPE_MAX_MB_PER_MIN} MB/min, fds ≤ ${FD_SLOPE_MAX_PER_MIN}/min)`,
   ]
+  const shape = (t: Trend, digits: number): string =>
+    `${t.first.toFixed(digits)} / ${t.second.toFixed(digits)} / ${t.last.toFixed(digits)} (${t.slopePerMin >= 0 ? '+' : ''}${t.slopePerMin.toFixed(2)}/min)`
   for (const [p, t] of Object.entries(r.trends)) {
-    lines.push(`  ${p.padEnd(8)} RSS ${t.rss.first.toFixed(0)} / ${t.rss.second.toFixed(0)} / ${t.rss.last.toFixed(0)} MB ${t.rss.verdict}; ` +
-      `fds ${t.fds.first} / ${t.fds.second} / ${t.fds.last} ${t.fds.verdict}`)
+    lines.push(`  ${p.padEnd(8)} RSS ${shape(t.rss, 0)} MB ${t.rss.verdict}; fds ${shape(t.fds, 0)} ${t.fds.verdict}; ` +
+      `JS heap used ${shape(t.heap, 0)} of ${shape(t.heapTotal, 0)} MB; external ${shape(t.external, 1)} MB`)
   }
+  const env = Object.entries(r.childEnv).map(([k, v]) => `${k}=${v}`).join(' ')
+  if (env !== '') lines.push(`children ran with ${env}`)
   lines.push(r.crashed.length === 0 ? 'crashed: none' : `crashed: ${r.crashed.join('; ')}`)
   lines.push(`csv ${r.csvPath}; plot ${r.pngPath} (RSS top, fds bottom; plc blue, pds red, relay green, feedgen orange)`)
   return lines.join('\n')
@@ -154,11 +168,17 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     minutes: { type: 'string', default: '10' }, seconds: { type: 'string' }, rate: { type: 'string', default: '1200' },
     clients: { type: 'string', default: '32' }, interval: { type: 'string', default: '5' }, out: { type: 'string', default: '.bench-out/soak' },
+    env: { type: 'string', multiple: true, default: [] },
   } })
+  const childEnv = Object.fromEntries(values.env.map((kv) => {
+    const at = kv.indexOf('=')
+    if (at < 1) throw new Error(`--env wants NAME=VALUE, got ${kv}`)
+    return [kv.slice(0, at), kv.slice(at + 1)]
+  }))
   const ratePerS = Number(values.rate)
   const report = await runSoak({
     seconds: values.seconds === undefined ? Number(values.minutes) * 60 : Number(values.seconds),
-    ratePerS, clients: Number(values.clients), intervalS: Number(values.interval), outDir: resolve(values.out),
+    ratePerS, clients: Number(values.clients), childEnv, intervalS: Number(values.interval), outDir: resolve(values.out),
     log: (line) => process.stdout.write(`${line}\n`),
   })
   process.stdout.write(`${formatSummary(report, ratePerS)}\n`)

@@ -2,8 +2,9 @@
  * The soak (scripts/soak.ts) at CI size: ~10 s at a low rate with 1 s
  * samples, four real child processes. Checks the artefacts, not the
  * verdicts (10 s says nothing about leaks): the CSV has the header and a
- * row per sample with positive throughput, firehose and per-process RSS and
- * fd values; the PNG is a PNG (signature, IHDR size, CRCs, IDAT inflates to
+ * row per sample with positive throughput, firehose and per-process RSS,
+ * fd, JS heap and external values (the last two from the probe each child
+ * preloads); the PNG is a PNG (signature, IHDR size, CRCs, IDAT inflates to
  * exactly the rows); every process was sampled every time; nothing crashed;
  * the whole run stays within its wall-clock budget. The watchdog kills the
  * children if the file hangs; runSoak kills them in its own finally.
@@ -49,7 +50,9 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     assert.equal(header, csvHeader())
     const columns = header!.split(',')
     assert.deepEqual(columns.slice(0, 6), ['t_s', 'writes_per_s', 'write_errors', 'write_p99_ms', 'firehose_events_per_s', 'feedgen_lag_ms'])
-    for (const p of SOAK_PROCESSES) assert.ok(columns.includes(`${p}_rss_mb`) && columns.includes(`${p}_fds`), p)
+    for (const p of SOAK_PROCESSES) {
+      for (const c of ['rss_mb', 'fds', 'heap_mb', 'heap_total_mb', 'external_mb']) assert.ok(columns.includes(`${p}_${c}`), `${p}_${c}`)
+    }
     assert.ok(rows.length >= 8, `${rows.length} rows`)
     const cells = rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [columns[i]!, v])))
     for (const row of cells) {
@@ -57,6 +60,10 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
       for (const p of SOAK_PROCESSES) {
         assert.ok(Number(row[`${p}_rss_mb`]) > 10, `${p} RSS sampled: ${JSON.stringify(row)}`)
         assert.ok(Number(row[`${p}_fds`]) > 3, `${p} fds sampled: ${JSON.stringify(row)}`)
+        const [heap, external] = [Number(row[`${p}_heap_mb`]), Number(row[`${p}_external_mb`])]
+        assert.ok(heap > 1 && heap <= Number(row[`${p}_heap_total_mb`]) && Number(row[`${p}_heap_total_mb`]) < Number(row[`${p}_rss_mb`]),
+          `${p} JS heap from its probe: ${JSON.stringify(row)}`)
+        assert.ok(external > 0 && external < Number(row[`${p}_rss_mb`]), `${p} external from its probe: ${JSON.stringify(row)}`)
       }
     }
     const full = cells.slice(1, -1) // the last window may be a fraction of a second
@@ -64,7 +71,7 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     assert.ok(full.some((r) => Number(r.firehose_events_per_s) > 0), 'the relay firehose carried events')
     assert.ok(cells.some((r) => r.feedgen_lag_ms !== '' && Number(r.feedgen_lag_ms) >= 0), 'the feed generator indexed posts')
     assert.ok(report.rows.every((r) => SOAK_PROCESSES.every((p) => r.procs[p] !== null)), 'every process sampled every time')
-    assert.match(formatSummary(report, 40), /pds .*(FLAT|GROWING)/)
+    assert.match(formatSummary(report, 40), /pds +RSS .*\/min\) MB (FLAT|GROWING); fds .*JS heap used .* of .*external/)
 
     const png = readFileSync(report.pngPath)
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
