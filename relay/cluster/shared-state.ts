@@ -34,8 +34,10 @@
  *   re-receives the events after the bucket's cursor: those already
  *   published are old revs, the rest chain onto the last published state
  *   (and a re-publish is de-duplicated by `<did>/<rev>`).
- * - `catchUp` bounds the wait for the watch to reach a bucket's last
- *   revision (taking over right after another worker's last mirror).
+ * - `catchUp` applies a bucket's revisions up to its last one (taking over
+ *   right after another worker's last mirror), reading what the watch has
+ *   not delivered straight from the bucket's stream (bucket-pull.ts: a
+ *   watch can stall for many seconds after a NATS node is lost), bounded.
  * - Writes leave the ingest path (state-writer.ts): a bucket electing a
  *   new leader must not stall the firehose. A bucket that lags only makes
  *   a takeover re-verify more (see above); a hand-over waits for the
@@ -98,7 +100,7 @@ export class SharedState {
   /** The last revision each watch delivered (a direct read may have applied more). */
   readonly #watched: Record<Bucket, number> = { hosts: 0, accounts: 0 }
   readonly #watchers: Partial<Record<Bucket, Stopper>> = {}
-  /** Applied revision per bucket at the last watch check, and stalled checks in a row. */
+  /** Watched revision per bucket at the last watch check, and stalled checks in a row. */
   readonly #checked: Record<Bucket, { applied: number; stalled: number }> = { hosts: { applied: 0, stalled: 0 }, accounts: { applied: 0, stalled: 0 } }
   /** The buckets this process follows (hosts always; accounts unless `mirrorAccounts` is false). */
   readonly #followed: readonly Bucket[]
