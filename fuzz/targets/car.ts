@@ -2,10 +2,13 @@
  * Fuzz target: CAR reading, both readers on the same bytes —
  * `decodeCarBytes` (in memory, firehose/proof CARs) and the streaming
  * `readCar` (imports, getRepo clients). Documented errors: TruncatedCar,
- * InvalidCar, BlockTooLarge, CidMismatch, InvalidCarRoots. Invariant: the two
+ * InvalidCar, BlockTooLarge, CidMismatch, InvalidCarRoots. Invariants: the two
  * readers agree (both accept with the same blocks, or both reject with the
- * same error name).
+ * same error name), and a CAR they accept is read by @ipld/car (the
+ * ecosystem's reader) with the same roots and blocks — we may refuse more
+ * than it does, never accept what it refuses.
  */
+import { CarReader } from '@ipld/car'
 import { decodeCarBytes } from '../../core/repo/car/decode.ts'
 import { readCar } from '../../core/repo/car/reader.ts'
 import { encodeCarBytes } from '../../core/repo/car/writer.ts'
@@ -47,6 +50,18 @@ export const target: FuzzTarget = {
       return `ok ${car.roots.join(',')} ${[...cids].sort().join(',')}`
     })
     if (sync !== streamed) throw new Error(`CAR readers disagree: decodeCarBytes ${sync.slice(0, 60)} vs readCar ${streamed.slice(0, 60)}`)
+    if (sync.startsWith('ok ')) {
+      let theirs: string
+      try {
+        const reader = await CarReader.fromBytes(bytes)
+        const cids = new Set<string>()
+        for await (const block of reader.blocks()) cids.add(block.cid.toString())
+        theirs = `ok ${(await reader.getRoots()).join(',')} ${[...cids].sort().join(',')}`
+      } catch (err) {
+        throw new Error(`we accepted a CAR @ipld/car refuses: ${String(err).slice(0, 100)}`)
+      }
+      if (theirs !== sync) throw new Error('@ipld/car reads other roots or blocks from a CAR we accepted')
+    }
     if (sync.startsWith('error ')) throw new AtfedError(sync.slice('error '.length), 'both readers rejected the CAR')
   },
 }
