@@ -724,6 +724,8 @@ export const JETSTREAM_LOG_LIVE_CHECK_MS = 1_000
 export const JETSTREAM_LOG_LIVE_STALL_CHECKS = 2
 /** JetStream log: longest wait for an acknowledged append to be seen by the live reader ('EventLogStalled' after). */
 export const JETSTREAM_LOG_VISIBLE_WAIT_MS_MAX = 60_000
+/** JetStream log: one attempt to make a consumer for a one-off read (takeover, catch-up) times out after this, and is made again: right after a NATS node is lost the server may place it on the dead node. */
+export const JETSTREAM_CONSUMER_ATTEMPT_MS = 2_000
 /** Relay cluster: a host lease lives this long without renewal; a dead ingest worker's hosts move after it. */
 export const RELAY_CLUSTER_LEASE_TTL_MS = 10_000
 /** Relay cluster: lease renewals (and lease rounds) per lease TTL. */

@@ -13,6 +13,9 @@
  * over (`filter` = that host's key prefix, the last revision per key): it
  * does not mirror the whole accounts bucket (shared-state.ts).
  *
+ * Consumers are made with `orderedConsumer` (retried: a node loss can
+ * place one on the dead node); `js` should be a `quickJetStream`.
+ *
  * Revisions are stream seqs; with history 1 a key's older messages are gone,
  * so a range holds fewer messages than seqs: reading stops at `upTo`, when
  * the server says nothing more is pending (known when the consumer is made:
@@ -25,6 +28,7 @@ import { AtfedError } from '../../core/errors.ts'
 import { JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS } from '../../core/limits.ts'
 import { decodeAccountJson } from '../accounts.ts'
 import type { AccountStore } from '../accounts.ts'
+import { orderedConsumer } from '../log/jetstream-reader.ts'
 import { isLaterRev } from './stream-states.ts'
 
 export type BucketRevision = { revision: number; key: string; operation: 'PUT' | 'DEL' | 'PURGE'; value: string }
@@ -49,7 +53,7 @@ export async function pullRevisions(js: JetStreamClient, options: PullOptions, a
   const from = options.lastOf === undefined
     ? { opt_start_seq: (options.after ?? 0) + 1 }
     : { filter_subjects: `${prefix}${options.lastOf}`, deliver_policy: DeliverPolicy.LastPerSubject }
-  const consumer = await js.consumers.get(`KV_${options.bucket}`, from)
+  const consumer = await orderedConsumer(js, `KV_${options.bucket}`, from, deadline)
   try {
     if ((await consumer.info(true)).num_pending === 0) return true
     let after = options.after ?? 0

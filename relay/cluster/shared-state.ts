@@ -43,7 +43,6 @@
  *   a takeover re-verify more (see above); a hand-over waits for the
  *   writes (`drain`, bounded) before it lets the lease go.
  */
-import { jetstream } from '@nats-io/jetstream'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import type { KV } from '@nats-io/kv'
@@ -54,6 +53,7 @@ import { decodeAccountJson } from '../accounts.ts'
 import type { AccountStore } from '../accounts.ts'
 import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
 import type { HostName } from '../hosts/host-name.ts'
+import { quickJetStream } from '../log/jetstream-reader.ts'
 import type { HostStates } from '../log/jetstream-reader.ts'
 import type { RelayBatchOp } from '../relay-db.ts'
 import { loadHostAccounts, pullRevisions } from './bucket-pull.ts'
@@ -125,7 +125,7 @@ export class SharedState {
     const opts = { history: 1, replicas: options.replicas, timeout: RELAY_CLUSTER_KV_TIMEOUT_MS }
     const hosts = await kvm.create(options.buckets.hosts, opts)
     const accounts = await kvm.create(options.buckets.accounts, opts)
-    return new SharedState(options, { hosts, accounts }, jetstream(nc))
+    return new SharedState(options, { hosts, accounts }, quickJetStream(nc))
   }
 
   /** Follow both buckets; resolves once what they held at the start is applied (bounded). */

@@ -63,7 +63,7 @@ import type { UnsequencedEvent } from '../../core/stream/events.ts'
 import { restampSeq } from '../../core/stream/restamp.ts'
 import { JetStreamPublisher } from './jetstream-publisher.ts'
 import type { PublishEntry } from './jetstream-publisher.ts'
-import { readHostAccountStates, readStream, startLiveReader, trimStream } from './jetstream-reader.ts'
+import { quickJetStream, readHostAccountStates, readStream, startLiveReader, trimStream } from './jetstream-reader.ts'
 import type { HostStates, LiveReader } from './jetstream-reader.ts'
 import { DEFAULT_STREAM, DEFAULT_SUBJECT, ensureStream, eventMessageId, floorOf, hostSubject } from './jetstream-stream.ts'
 import type { StreamOptions } from './jetstream-stream.ts'
@@ -97,6 +97,8 @@ export class JetStreamEventLog implements EventLog {
    */
   annotate: EventAnnotator | null = null
   readonly #js: JetStreamClient
+  /** For one-off reads (takeover): quick consumer attempts (jetstream-reader.ts). */
+  readonly #quickJs: JetStreamClient
   readonly #jsm: JetStreamManager
   readonly #now: () => number
   readonly #publisher: JetStreamPublisher
@@ -123,6 +125,7 @@ export class JetStreamEventLog implements EventLog {
     this.stream = init.stream
     this.subject = options.subject ?? DEFAULT_SUBJECT
     this.#js = init.js
+    this.#quickJs = quickJetStream(init.nc)
     this.#jsm = init.jsm
     this.#now = options.now ?? Date.now
     this.#allocated = init.last
@@ -280,7 +283,7 @@ export class JetStreamEventLog implements EventLog {
    * relay/cluster/stream-states.ts); 'StreamReadTimeout' past `timeoutMs`.
    */
   hostAccountStates(host: string, afterSeq: number, timeoutMs: number): Promise<HostStates> {
-    return readHostAccountStates(this.#js, this.#jsm, { stream: this.stream, subject: hostSubject(this.subject, host), afterSeq, timeoutMs })
+    return readHostAccountStates(this.#quickJs, this.#jsm, { stream: this.stream, subject: hostSubject(this.subject, host), afterSeq, timeoutMs })
   }
 
   async oldestSeq(): Promise<number | null> {

@@ -13,9 +13,11 @@
  * up to the subject's last message (known first, so an empty range costs
  * one request and no fetch wait).
  */
-import type { Consumer, JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import { jetstream } from '@nats-io/jetstream'
+import type { Consumer, JetStreamClient, JetStreamManager, OrderedConsumerOptions } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
 import { AtfedError } from '../../core/errors.ts'
-import { JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS, JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX, JETSTREAM_LOG_LIVE_PULL_MS, JETSTREAM_LOG_LIVE_RETRY_MS } from '../../core/limits.ts'
+import { JETSTREAM_CONSUMER_ATTEMPT_MS, JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS, JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX, JETSTREAM_LOG_LIVE_PULL_MS, JETSTREAM_LOG_LIVE_RETRY_MS } from '../../core/limits.ts'
 import type { LoggedFrame } from '../../core/stream/event-log.ts'
 import { ACCOUNT_HEADER, CURSOR_HEADER, INEXACT_HEADER, TIME_HEADER } from './jetstream-stream.ts'
 
@@ -65,6 +67,27 @@ export async function* readStream(
     }
   } finally {
     await deleteQuietly(consumer)
+  }
+}
+
+/** A JetStream client whose API requests (consumer creation) give up after JETSTREAM_CONSUMER_ATTEMPT_MS, for `orderedConsumer`. */
+export function quickJetStream(nc: NatsConnection): JetStreamClient {
+  return jetstream(nc, { timeout: JETSTREAM_CONSUMER_ATTEMPT_MS })
+}
+
+/**
+ * An ordered consumer for a one-off read, asked for again when an attempt
+ * times out, until `deadline` (ms since the epoch): right after a NATS node
+ * is lost the server can place a new consumer on the dead node, and a
+ * later attempt lands elsewhere. `js` should be a `quickJetStream`.
+ */
+export async function orderedConsumer(js: JetStreamClient, stream: string, options: Partial<OrderedConsumerOptions>, deadline: number): Promise<Consumer> {
+  for (;;) {
+    try {
+      return await js.consumers.get(stream, options)
+    } catch (err) {
+      if (!/timeout/i.test(String(err)) || Date.now() >= deadline) throw err
+    }
   }
 }
 
@@ -183,7 +206,7 @@ export async function readHostAccountStates(js: JetStreamClient, jsm: JetStreamM
     throw err
   })
   if (last <= options.afterSeq) return out
-  const consumer = await js.consumers.get(options.stream, { filter_subjects: options.subject, opt_start_seq: options.afterSeq + 1, headers_only: true })
+  const consumer = await orderedConsumer(js, options.stream, { filter_subjects: options.subject, opt_start_seq: options.afterSeq + 1, headers_only: true }, deadline)
   try {
     let after = options.afterSeq
     while (after < last) {
