@@ -4,8 +4,9 @@
  * The worker does the fuzzing (worker-main.ts); this side only watches the
  * shared exec counter. No progress for `hangMs` → the worker is terminated
  * and the input in the shared buffer is a 'Hang' crash; a worker that dies
- * out of memory (its heap is capped by `heapMbMax`) gives a 'Memory' crash
- * the same way. Either way a new worker continues with the corpus found so
+ * out of memory (its JS heap is capped by `heapMbMax`) or makes the process
+ * RSS pass `rssMbMax` (buffers outside the heap) gives a 'Memory' crash the
+ * same way, blaming the input running at that moment. Either way a new worker continues with the corpus found so
  * far, a different PRNG seed and the time left.
  */
 import { Worker } from 'node:worker_threads'
@@ -26,6 +27,7 @@ export type RunTargetOptions = {
   slowInputMs?: number
   hangMs?: number
   heapMbMax?: number
+  rssMbMax?: number
   feedback?: boolean
   stopOnCrash?: boolean
 }
@@ -60,11 +62,17 @@ function runWorker(targetUrl: string, options: RunTargetOptions, corpus: Uint8Ar
     let lastMove = performance.now()
     const hangMs = options.hangMs ?? 10_000
     const watch = setInterval(() => {
+      const rssMb = process.memoryUsage.rss() / 2 ** 20
+      if (rssMb > (options.rssMbMax ?? 3072) && crash === null) {
+        crash = { reason: `Memory: process RSS ${Math.round(rssMb)} MB while one input ran`, signature: 'Memory', input: lastInput() }
+        void worker.terminate()
+        return
+      }
       const count = Atomics.load(header, 0)
       if (count !== lastCount || count === 0) {
         lastCount = count
         lastMove = performance.now()
-      } else if (performance.now() - lastMove > hangMs) {
+      } else if (performance.now() - lastMove > hangMs && crash === null) {
         crash = { reason: `Hang: no progress for ${hangMs} ms`, signature: 'Hang', input: lastInput() }
         void worker.terminate()
       }

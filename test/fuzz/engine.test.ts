@@ -20,6 +20,7 @@ import { runTarget } from '../../fuzz/engine/runner.ts'
 import { saveCrash } from '../../fuzz/engine/crash-file.ts'
 
 const PLANTED = new URL('./planted-target.ts', import.meta.url).href
+const WATCHDOG = new URL('./watchdog-target.ts', import.meta.url).href
 const EXECS_BUDGET = 150_000
 
 test('coverage feedback finds the planted 4-byte magic within the exec budget; blind mutation does not', { timeout: 120_000 }, async () => {
@@ -32,6 +33,28 @@ test('coverage feedback finds the planted 4-byte magic within the exec budget; b
   const blind = await runTarget(PLANTED, { seed: 1, timeMs: 60_000, execsMax: EXECS_BUDGET, stopOnCrash: true, feedback: false })
   assert.equal(blind.crashList.length, 0)
   assert.ok(blind.execs >= EXECS_BUDGET, `blind ran its budget (${blind.execs})`)
+})
+
+test('a slow input and a hanging one are crashes, with the input that did it', { timeout: 60_000 }, async () => {
+  const report = await runTarget(WATCHDOG, { seed: 1, timeMs: 6_000, slowInputMs: 100, hangMs: 1_000 })
+  const bySignature = new Map(report.crashList.map((c) => [c.signature, c]))
+  assert.match(bySignature.get('Slow')?.reason ?? '', /^Slow: one input took \d+ ms \(cap 100 ms\)/)
+  assert.equal(new TextDecoder().decode(bySignature.get('Slow')!.input), 'slow')
+  assert.match(bySignature.get('Hang')?.reason ?? '', /^Hang: no progress for 1000 ms/)
+  assert.equal(new TextDecoder().decode(bySignature.get('Hang')!.input), 'hang')
+  assert.ok(report.workers >= 2, 'a new worker took over after the hung one was terminated')
+})
+
+test('an input that exhausts the heap is a Memory crash', { timeout: 60_000 }, async () => {
+  process.env['ATFED_WATCHDOG_SEEDS'] = 'ok,oom'
+  try {
+    const report = await runTarget(WATCHDOG, { seed: 1, timeMs: 2_000, heapMbMax: 128, stopOnCrash: true })
+    assert.equal(report.crashList.length, 1)
+    assert.match(report.crashList[0]!.reason, /^Memory: /)
+    assert.equal(new TextDecoder().decode(report.crashList[0]!.input), 'oom')
+  } finally {
+    delete process.env['ATFED_WATCHDOG_SEEDS']
+  }
 })
 
 test('hit-count buckets are AFL\'s: 1, 2, 3, 4-7, 8-15, 16-31, 32-127, 128+', () => {
