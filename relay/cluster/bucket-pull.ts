@@ -10,20 +10,18 @@
  * event log's live reader, go wherever the stream is led now.
  *
  * Also how an ingest worker loads the account states of one host it takes
- * over (`filter` = that host's key prefix, the last revision per key): it
- * does not mirror the whole accounts bucket (shared-state.ts).
+ * over (`keys` = that host's key prefix): it does not mirror the whole
+ * accounts bucket (shared-state.ts).
  *
  * Consumers are made with `orderedConsumer` (retried: a node loss can
  * place one on the dead node); `js` should be a `quickJetStream`.
  *
  * Revisions are stream seqs; with history 1 a key's older messages are gone,
- * so a range holds fewer messages than seqs: reading stops at `upTo`, when
- * the server says nothing more is pending (known when the consumer is made:
- * an empty range costs no fetch wait), at an empty fetch or at the time
- * budget (the caller checks how far it got).
+ * so a range holds fewer messages than seqs; `upTo` is a revision that
+ * exists (the bucket's or the key prefix's last one), read from the stream
+ * leader; reading stops there or at the time budget.
  */
-import { DeliverPolicy } from '@nats-io/jetstream'
-import type { JetStreamClient } from '@nats-io/jetstream'
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import { AtfedError } from '../../core/errors.ts'
 import { JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS } from '../../core/limits.ts'
 import { decodeAccountJson } from '../accounts.ts'
@@ -38,38 +36,37 @@ const OPERATION_HEADER = 'KV-Operation'
 export type PullOptions = {
   bucket: string
   timeoutMs: number
-  /** Revisions after this one, up to `upTo` (default: all there are now). */
+  /** Revisions after this one (default 0) up to `upTo`: the bucket's last one, as its stream leader says. */
   after?: number
-  upTo?: number
-  /** Only keys matching this (`<prefix>.*`), and only the last revision of each. */
-  lastOf?: string
+  upTo: number
+  /** Only keys matching this (`<prefix>.*`). */
+  keys?: string
 }
 
-/** Hand `apply` the bucket's revisions, in order (see the header); resolves false when it stopped short (time budget, empty fetch). */
+/**
+ * Hand `apply` the bucket's revisions, in order (see the header); resolves
+ * false when it stopped short of `upTo` (time budget). The consumer may sit
+ * on a replica that lags the leader: it reads until `upTo`, never "nothing
+ * pending", so a lagging replica makes it wait, not miss revisions.
+ */
 export async function pullRevisions(js: JetStreamClient, options: PullOptions, apply: (revision: BucketRevision) => void): Promise<boolean> {
   const deadline = Date.now() + options.timeoutMs
   const prefix = `$KV.${options.bucket}.`
-  const upTo = options.upTo ?? Number.MAX_SAFE_INTEGER
-  const from = options.lastOf === undefined
-    ? { opt_start_seq: (options.after ?? 0) + 1 }
-    : { filter_subjects: `${prefix}${options.lastOf}`, deliver_policy: DeliverPolicy.LastPerSubject }
-  const consumer = await orderedConsumer(js, `KV_${options.bucket}`, from, deadline)
+  let after = options.after ?? 0
+  if (after >= options.upTo) return true
+  const filter = options.keys === undefined ? {} : { filter_subjects: `${prefix}${options.keys}` }
+  const consumer = await orderedConsumer(js, `KV_${options.bucket}`, { opt_start_seq: after + 1, ...filter }, deadline)
   try {
-    if ((await consumer.info(true)).num_pending === 0) return true
-    let after = options.after ?? 0
-    while (after < upTo) {
+    while (after < options.upTo) {
       const left = deadline - Date.now()
       if (left <= 0) return false
-      const batch = await consumer.fetch({ max_messages: Math.min(upTo - after, JETSTREAM_LOG_FETCH_EVENTS_MAX), expires: Math.max(1_000, Math.min(JETSTREAM_LOG_FETCH_TIMEOUT_MS, left)) })
-      let got = 0
+      const batch = await consumer.fetch({ max_messages: JETSTREAM_LOG_FETCH_EVENTS_MAX, expires: Math.max(1_000, Math.min(JETSTREAM_LOG_FETCH_TIMEOUT_MS, left)) })
       for await (const m of batch) {
-        got++
         after = m.seq
         const op = m.headers?.get(OPERATION_HEADER)
         apply({ revision: m.seq, key: m.subject.slice(prefix.length), operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.string() })
-        if (m.info.pending === 0 || after >= upTo) return true
+        if (after >= options.upTo) break
       }
-      if (got === 0) return false
     }
     return true
   } finally {
@@ -79,20 +76,28 @@ export async function pullRevisions(js: JetStreamClient, options: PullOptions, a
 
 /**
  * Load the accounts filed under `host` (`keys`: the host's key filter) into
- * `accounts`; a state of an account held under another host with a later
- * rev (it moved there) is not taken. Resolves with the JSON of each state
- * taken by DID; 'SharedStateBehind' when the read stopped short.
+ * `accounts`, up to the prefix's last revision as the bucket's stream leader
+ * says (so a lagging replica cannot hand out older states than the host
+ * record read before); a state of an account held under another host with
+ * a later rev (it moved there) is not taken. Resolves with the JSON of each
+ * state taken by DID; 'SharedStateBehind' when the read stopped short.
  */
-export async function loadHostAccounts(js: JetStreamClient, options: { bucket: string; keys: string; timeoutMs: number }, accounts: AccountStore): Promise<Map<string, string>> {
+export async function loadHostAccounts(js: JetStreamClient, jsm: JetStreamManager, options: { bucket: string; keys: string; timeoutMs: number }, accounts: AccountStore): Promise<Map<string, string>> {
   const loaded = new Map<string, string>()
-  const complete = await pullRevisions(js, { bucket: options.bucket, lastOf: options.keys, timeoutMs: options.timeoutMs }, (revision) => {
+  const last = await jsm.streams.getMessage(`KV_${options.bucket}`, { last_by_subj: `$KV.${options.bucket}.${options.keys}` }).then((m) => m?.seq ?? 0, (err: unknown) => {
+    if ((err as { code?: unknown }).code === 10037 || /no message found/i.test(String(err))) return 0
+    throw err
+  })
+  const apply = (revision: BucketRevision): void => {
     if (revision.operation !== 'PUT') return
     const remote = decodeAccountJson(revision.value)
     const local = accounts.get(remote.did)
     if (local !== null && local.host !== remote.host && !isLaterRev(remote, local)) return
     accounts.put(remote)
     loaded.set(remote.did, revision.value)
-  })
-  if (!complete) throw new AtfedError('SharedStateBehind', `the accounts under ${options.keys} were not read in ${options.timeoutMs} ms`)
+  }
+  if (!(await pullRevisions(js, { bucket: options.bucket, keys: options.keys, upTo: last, timeoutMs: options.timeoutMs }, apply))) {
+    throw new AtfedError('SharedStateBehind', `the accounts under ${options.keys} were not read in ${options.timeoutMs} ms`)
+  }
   return loaded
 }

@@ -43,7 +43,8 @@
  *   a takeover re-verify more (see above); a hand-over waits for the
  *   writes (`drain`, bounded) before it lets the lease go.
  */
-import type { JetStreamClient } from '@nats-io/jetstream'
+import { jetstreamManager } from '@nats-io/jetstream'
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -94,6 +95,7 @@ export class SharedState {
   readonly #options: SharedStateOptions
   readonly #kv: Record<Bucket, KV>
   readonly #js: JetStreamClient
+  readonly #jsm: JetStreamManager
   /** The bucket's JSON of each host as last seen (watch or own write). */
   readonly #hostJson = new Map<HostName, string>()
   readonly #applied: Record<Bucket, number> = { hosts: 0, accounts: 0 }
@@ -112,10 +114,11 @@ export class SharedState {
   /** Hosts being taken over now: the watch applies every state of them (see the header). */
   readonly #takingOver = new Set<HostName>()
 
-  private constructor(options: SharedStateOptions, kv: Record<Bucket, KV>, js: JetStreamClient) {
+  private constructor(options: SharedStateOptions, kv: Record<Bucket, KV>, js: { js: JetStreamClient; jsm: JetStreamManager }) {
     this.#options = options
     this.#kv = kv
-    this.#js = js
+    this.#js = js.js
+    this.#jsm = js.jsm
     this.#followed = options.mirrorAccounts === false ? ['hosts'] : ['hosts', 'accounts']
     this.#writer = new StateWriter(kv, options.logLine)
   }
@@ -125,7 +128,7 @@ export class SharedState {
     const opts = { history: 1, replicas: options.replicas, timeout: RELAY_CLUSTER_KV_TIMEOUT_MS }
     const hosts = await kvm.create(options.buckets.hosts, opts)
     const accounts = await kvm.create(options.buckets.accounts, opts)
-    return new SharedState(options, { hosts, accounts }, quickJetStream(nc))
+    return new SharedState(options, { hosts, accounts }, { js: quickJetStream(nc), jsm: await jetstreamManager(nc) })
   }
 
   /** Follow both buckets; resolves once what they held at the start is applied (bounded). */
@@ -252,7 +255,7 @@ export class SharedState {
       if (!(await this.catchUp())) throw new AtfedError('SharedStateBehind', `the shared state is not caught up; not taking ${host} now`)
       if (!this.#followed.includes('accounts')) {
         const keys = hostAccountsFilter(host)
-        const loaded = await loadHostAccounts(this.#js, { bucket: this.#options.buckets.accounts, keys, timeoutMs: deadline - Date.now() }, this.#options.accounts)
+        const loaded = await loadHostAccounts(this.#js, this.#jsm, { bucket: this.#options.buckets.accounts, keys, timeoutMs: deadline - Date.now() }, this.#options.accounts)
         for (const [did, json] of loaded) this.#fromBucket.set(did, json)
         if (loaded.size > 0) this.#options.poke()
       }
