@@ -747,6 +747,8 @@ export const RELAY_CLUSTER_WATCH_STALL_CHECKS = 2
 /** Relay cluster: longest wait, when handing a host over, for its last state to reach the buckets. */
 export const RELAY_CLUSTER_HANDOVER_DRAIN_MS_MAX = 10_000
 
-// --- PDS: verified access-token cache (pds/auth/token-cache.ts) ---
+// --- PDS: caches (pds/auth/token-cache.ts, pds/repo/block-cache.ts) ---
 /** Verified access tokens whose claims a PDS keeps (least recently used dropped first; ~0.5 KB each). */
 export const PDS_ACCESS_TOKEN_CACHE_ENTRIES_MAX = 10_000
+/** Durable repo blocks (mostly MST nodes) a PDS keeps in memory for the next writes' reads (pds/repo/block-cache.ts). */
+export const PDS_BLOCK_CACHE_BYTES_MAX = 16_000_000

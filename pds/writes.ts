@@ -140,7 +140,11 @@ export class RepoWriter {
   withRepoLock<T>(did: Did, fn: () => Promise<T>): Promise<T> {
     return this.#locks.run(did, async () => {
       await this.#settled(did)
-      return fn()
+      try {
+        return await fn()
+      } finally {
+        this.#inFlight.forget(did) // fn may have changed the repo's blocks
+      }
     })
   }
 

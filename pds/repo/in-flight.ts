@@ -7,7 +7,9 @@
  * Per DID with commits in flight: the newest pending head, an overlay of
  * blocks (bytes put, or null for removed, applied in commit order exactly as
  * the batches will apply them), the pending record-block counts, and the
- * ticket of the newest commit. Reads go overlay first, then the store.
+ * ticket of the newest commit. Reads go overlay first, then the durable
+ * block cache (block-cache.ts: fed by durable commits and store reads), then
+ * the store.
  *
  * Life of an entry: `record` after each enqueue; dropped when the newest
  * commit becomes durable (the store now holds everything) or when a commit
@@ -20,6 +22,7 @@ import type { LevelRepoStore, RepoHead } from '../../core/repo/block-store.ts'
 import type { CommitResult } from '../../core/repo/writes.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import type { CommitTicket } from '../commit-queue.ts'
+import { RepoBlockCache } from './block-cache.ts'
 
 export type InFlightChange = {
   result: CommitResult
@@ -43,9 +46,11 @@ type Entry = {
 export class InFlightRepos {
   readonly #repos: LevelRepoStore
   readonly #byDid = new Map<Did, Entry>()
+  readonly #cache: RepoBlockCache
 
-  constructor(repos: LevelRepoStore) {
+  constructor(repos: LevelRepoStore, options: { blockCacheBytesMax?: number } = {}) {
     this.#repos = repos
+    this.#cache = new RepoBlockCache(options.blockCacheBytesMax)
   }
 
   /** The newest head: pending if a commit is in flight, else the stored one. */
@@ -53,19 +58,29 @@ export class InFlightRepos {
     return this.#byDid.get(did)?.head ?? this.#repos.getHead(did)
   }
 
-  /** Blocks as the newest pending commit leaves them. */
+  /** Blocks as the newest pending commit leaves them (then the block cache, then the store). */
   reader(did: Did): BlockReader {
     const stored = this.#repos.readerFor(did)
-    const entry = this.#byDid.get(did)
-    if (entry === undefined) return stored
-    const { blocks } = entry
+    const blocks = this.#byDid.get(did)?.blocks
+    const cache = this.#cache
+    const scope = cache.scope(did)
     return {
       get: (cid) => {
-        const slot = blocks.get(cidKey(cid))
-        if (slot === undefined) return stored.get(cid)
-        return slot.value ?? undefined
+        const key = cidKey(cid)
+        const slot = blocks?.get(key)
+        if (slot !== undefined) return slot.value ?? undefined
+        const cached = cache.get(scope, key)
+        if (cached !== undefined) return cached
+        const bytes = stored.get(cid)
+        if (bytes !== undefined) cache.set(scope, key, bytes)
+        return bytes
       },
     }
+  }
+
+  /** `did`'s repo was changed outside the write path: drop what the block cache holds for it. */
+  forget(did: Did): void {
+    this.#cache.forget(did)
   }
 
   /** Pending record counts (`cid.toString()` → count) for RecordRefs.plan. */
@@ -99,6 +114,7 @@ export class InFlightRepos {
     entry.last = ticket
     this.#byDid.set(did, entry)
     const settle = () => {
+      if (ticket.state === 'durable') this.#cache.commit(did, { newBlocks: change.result.newBlocks, removedCids: change.removedCids })
       if (this.#byDid.get(did) !== entry) return // a newer entry (after a failure) is not ours to touch
       // Failed: every newer commit in this entry fails too (commit-queue `after`): drop it all.
       if (entry.last === ticket || ticket.state === 'failed') return void this.#byDid.delete(did)
