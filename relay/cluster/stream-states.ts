@@ -17,9 +17,11 @@
  *   after it, `Atfed-Cursor` = the upstream seq it came at. The state is
  *   exact when the stored state still is this event's: a `#commit`/`#sync`
  *   whose rev is the stored rev, an `#account` whose active/status is what
- *   the stored state says; an `#identity` changes no state. Otherwise (an
- *   append after the first of a big batch, when a later event of the same
- *   account was applied meanwhile) it is marked `Atfed-Inexact`.
+ *   the stored state says; an `#identity` changes no state. Otherwise (a
+ *   later event of the same account was applied before this one was
+ *   appended: two of its events in one batch, common in a burst) it is
+ *   marked `Atfed-Inexact`, and a takeover reads no further than that (it
+ *   then resumes earlier and re-verifies more, which is still exact).
  * - Each host record the owner writes to the hosts bucket carries
  *   `streamSeq`: the log's last seq when the record was queued. Every event
  *   of that host at or below it has its account state in the accounts

@@ -180,14 +180,14 @@ test('takeover: the previous owner published two commits and died before writing
   }
 })
 
-test('takeover: an event appended after its account moved on (a big batch\'s later append) is inexact: the new owner stops reading there', { timeout: 30_000 }, async () => {
+test('takeover: an event appended after its account moved on (two of its events in one batch) is inexact: the new owner stops reading there', { timeout: 30_000 }, async () => {
   const a = await worker('T3', { log: true })
   const b = await worker('T3', { log: true })
   a.owned.add(H1)
   await writeBatch(a, [await acceptCommit(a, 0)])
   const first = await acceptCommit(a, 1)
   await writeBatch(a, [first], { mirror: false })
-  // Revs 2 and 3 both applied before rev 2 is appended (it went out in a second append of one batch).
+  // Revs 2 and 3 both applied before rev 2 is appended (both in one batch).
   const second = await acceptCommit(a, 2)
   const third = await acceptCommit(a, 3)
   await a.log?.append([second])
