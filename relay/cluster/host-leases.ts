@@ -162,14 +162,21 @@ export class HostLeases {
     }
   }
 
-  /** Live workers (heartbeat keys); the last count when the listing fails (it needs a consumer, slow to make while NATS recovers). */
+  /** Live workers (heartbeat keys); the last count when the listing fails or takes over RELAY_CLUSTER_KV_TIMEOUT_MS (it needs a consumer, slow to make while NATS recovers). */
   async #countWorkers(): Promise<number> {
+    let timer: NodeJS.Timeout | undefined
     try {
-      let n = 0
-      for await (const _ of await this.#kv.keys('w.*')) n++
-      this.#workers = n
+      const listing = (async () => {
+        let n = 0
+        for await (const _ of await this.#kv.keys('w.*')) n++
+        return n
+      })()
+      const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('listing timed out')), RELAY_CLUSTER_KV_TIMEOUT_MS)))
+      this.#workers = await Promise.race([listing, bound])
     } catch (err) {
       this.#options.logLine(`relay cluster: counting workers failed (${String(err)}); ${this.#workers} as last seen`)
+    } finally {
+      clearTimeout(timer)
     }
     return this.#workers
   }

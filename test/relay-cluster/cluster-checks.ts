@@ -17,11 +17,16 @@ export const wsOf = (httpUrl: string): string => httpUrl.replace(/^http/, 'ws') 
 export const commitKeys = (c: StreamCollector): Set<string> =>
   new Set(c.events.flatMap((e) => (e.event.t === '#commit' ? [`${e.event.repo} ${e.event.rev}`] : [])))
 
-/** Poll `probe` until it returns non-null; throws after `ms`. */
+/** One probe may take this long; past it, it counts as "not yet" (a KV listing can hang on a loaded machine). */
+const PROBE_MS_MAX = 10_000
+
+/** Poll `probe` until it returns non-null; throws after `ms` (each probe bounded by PROBE_MS_MAX). */
 export async function waitFor<T>(what: string, probe: () => Promise<T | null>, ms: number): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
-    const value = await probe()
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.min(PROBE_MS_MAX, Math.max(100, deadline - Date.now())))))
+    const value = await Promise.race([probe(), bound]).finally(() => clearTimeout(timer))
     if (value !== null) return value
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 100))

@@ -152,6 +152,7 @@ export async function runClusterScenario(t: TestContext, options: ScenarioOption
     const burst = writeBurst(accounts, { writesPerAccount: WRITES_PER_ACCOUNT, seed: 9, label: 'cluster' })
     const sequenced = (): number => live.events.slice(before).filter((e) => e.event.t === '#commit').length
     await live.until(() => sequenced() >= KILL_AFTER_COMMITS, `${KILL_AFTER_COMMITS} burst commits on the firehose`, 30_000)
+    t.diagnostic(`${KILL_AFTER_COMMITS} burst commits on the firehose at ${Date.now() - started} ms`)
     if (options.kill.natsLeader) {
       const leader = await streamLeader(nats, nc, stream)
       const atKill = sequenced()
