@@ -107,6 +107,7 @@ export async function fuzz(target: FuzzTarget, coverage: CoverageMap, options: F
     other: () => rng.pick(corpus),
     dictionary: target.dictionary ?? [],
     cbor: target.cbor ?? false,
+    json: target.json ?? false,
   }
 
   /** Runs one input; false when it crashed. */

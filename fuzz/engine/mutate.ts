@@ -13,6 +13,12 @@
  * boundary), widen it to a non-shortest form, or make it indefinite, which
  * byte-level edits reach only by luck.
  *
+ * For JSON targets (DID documents, records), a JSON-aware edit parses the
+ * text, changes one value somewhere in the tree (another type, a boundary
+ * number, a long or odd string, a copy of another node, deep nesting, a
+ * deleted or duplicated member) and prints it again, so mutants stay JSON
+ * and reach past the parser into the schema checks.
+ *
  * Mutants never exceed `maxBytes` (extra bytes are cut off).
  */
 import type { Rng } from './rng.ts'
@@ -24,6 +30,8 @@ export type MutationContext = {
   other: () => Uint8Array
   dictionary: readonly Uint8Array[]
   cbor: boolean
+  /** Also apply the JSON-aware edits (inputs that are JSON text). */
+  json?: boolean
 }
 
 const INTERESTING_8 = [0, 1, 0x10, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1f, 0x20, 0x3f, 0x40, 0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xd8, 0xf4, 0xf6, 0xf7, 0xff]
@@ -180,12 +188,74 @@ const cborHead: Edit = (d, { rng }) => {
   }
 }
 
+type JsonSlot = { parent: Record<string, unknown> | unknown[]; key: string | number }
+
+function jsonSlots(root: unknown, max = 256): JsonSlot[] {
+  const slots: JsonSlot[] = []
+  const stack: unknown[] = [root]
+  while (stack.length > 0 && slots.length < max) {
+    const node = stack.pop()
+    if (typeof node !== 'object' || node === null) continue
+    const parent = node as Record<string, unknown> | unknown[]
+    for (const key of Array.isArray(parent) ? parent.keys() : Object.keys(parent)) {
+      slots.push({ parent, key })
+      stack.push((parent as Record<string | number, unknown>)[key])
+    }
+  }
+  return slots
+}
+
+function oddValue(rng: Rng, slots: readonly JsonSlot[]): unknown {
+  switch (rng.below(10)) {
+    case 0: return rng.pick([null, true, false, 0, -1, 1.5, -0, 2 ** 53, 2 ** 31, -(2 ** 63), 1e308])
+    case 1: return rng.pick(['', ' ', '\u0000', '\ud800', 'é', '👨‍👩‍👧', 'at://', 'did:plc:', 'https://', '#atproto', 'bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454'])
+    case 2: return 'x'.repeat(rng.below(4) === 0 ? 1 + rng.below(70_000) : 1 + rng.below(400))
+    case 3: return []
+    case 4: return {}
+    case 5: { // deep nesting
+      let v: unknown = 1
+      for (let i = rng.below(300); i > 0; i--) v = rng.oneIn(2) ? [v] : { a: v }
+      return v
+    }
+    case 6: return Array.from({ length: 1 + rng.below(rng.oneIn(8) ? 3000 : 8) }, () => 1)
+    case 7: return { $type: 'blob', ref: { $link: 'bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454' }, mimeType: 'image/png', size: rng.below(2_000_000) }
+    default: { // a copy of another node of the same document
+      const slot = rng.pick(slots)
+      return structuredClone((slot.parent as Record<string | number, unknown>)[slot.key])
+    }
+  }
+}
+
+const jsonNode: Edit = (d, { rng }) => {
+  let root: unknown
+  try {
+    root = JSON.parse(Buffer.from(d).toString('utf8'))
+  } catch {
+    return d
+  }
+  const slots = jsonSlots(root)
+  if (slots.length === 0) return d
+  const slot = rng.pick(slots)
+  const parent = slot.parent as Record<string | number, unknown>
+  const op = rng.below(6)
+  if (op === 0) {
+    if (Array.isArray(slot.parent)) slot.parent.splice(slot.key as number, 1)
+    else delete parent[slot.key]
+  } else if (op === 1 && Array.isArray(slot.parent)) {
+    slot.parent.splice(slot.key as number, 0, structuredClone(slot.parent[slot.key as number]))
+  } else {
+    parent[slot.key] = oddValue(rng, slots)
+  }
+  return new Uint8Array(Buffer.from(JSON.stringify(root), 'utf8'))
+}
+
 const GENERIC: readonly Edit[] = [flipBit, setByte, addByte, setWord, insertBytes, deleteChunk, duplicateChunk, copyChunk, splice, dictionaryToken]
 const WITH_CBOR: readonly Edit[] = [...GENERIC, cborHead, cborHead, cborHead]
+const WITH_JSON: readonly Edit[] = [...GENERIC, jsonNode, jsonNode, jsonNode, jsonNode, jsonNode]
 
 /** A new mutant of `input` (the input itself is not modified). */
 export function mutate(input: Uint8Array, ctx: MutationContext): Uint8Array {
-  const edits = ctx.cbor ? WITH_CBOR : GENERIC
+  const edits = ctx.cbor ? WITH_CBOR : ctx.json === true ? WITH_JSON : GENERIC
   let data: Uint8Array = input.slice()
   const stack = ctx.rng.oneIn(2) ? 1 : 1 << ctx.rng.below(4) // half the mutants are one edit away from their parent
   for (let i = 0; i < stack; i++) data = ctx.rng.pick(edits)(data, ctx)

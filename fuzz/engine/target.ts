@@ -22,6 +22,8 @@ export type FuzzTarget = {
   dictionary?: readonly Uint8Array[]
   /** Apply the CBOR-aware mutations too. */
   cbor?: boolean
+  /** Apply the JSON-aware mutations too (inputs are JSON text). */
+  json?: boolean
   /** Largest input worth trying (default 64 KiB). */
   maxBytes?: number
   run(bytes: Uint8Array): void | Promise<void>

@@ -49,6 +49,7 @@ export const target: FuzzTarget = {
   name: 'did-doc',
   expectedErrors: ['InvalidDidDocument', 'DidDocumentMismatch'],
   coverageDirs: ['did-resolver/did-document.ts', 'core/crypto/', 'core/syntax/'],
+  json: true,
   seeds: () => seedDocs().map((doc) => utf8.encode(JSON.stringify(doc))),
   dictionary: tokens('"id"', '"type"', '"service"', '"verificationMethod"', '"alsoKnownAs"', '"serviceEndpoint"', '"publicKeyMultibase"', '"controller"', '#atproto', '#atproto_pds', 'Multikey', 'at://', 'https://', 'did:plc:', 'did:web:', 'null', '[]', '{}', '"zQ3sh', '"zDn', ':443', '@', '%2F'),
   run(bytes) {

@@ -56,6 +56,7 @@ export const target: FuzzTarget = {
   name: 'lexicon',
   expectedErrors: ['InvalidRecord'],
   coverageDirs: ['core/lexicon/', 'core/data/', 'core/syntax/', 'pds/repo/prepare.ts'],
+  json: true,
   seeds: () => SEEDS.map((s) => utf8.encode(JSON.stringify(s))),
   dictionary: tokens('"$type"', '"$link"', '"$bytes"', '"blob"', '"ref"', '"mimeType"', '"size"', '"text"', '"createdAt"', '"embed"', '"facets"', '"index"', '"byteStart"', '"byteEnd"', '"features"', '"uri"', '"cid"', '"did"', '"langs"', '"images"', '"alt"', '"aspectRatio"', '"subject"', 'null', 'true', '-0', '1e400', '9007199254740993', '"\\ud800"', '[]', '{}', '"at://', '"did:plc:', '"app.bsky.embed.', '#mention', ...COLLECTIONS.map((c) => `"${c}"`)),
   run(bytes) {
