@@ -57,7 +57,7 @@ function interopLines(): string[] {
   const lines: string[] = []
   for (const file of readdirSync(dir).sort()) {
     const text = readFileSync(new URL(file, dir), 'utf8')
-    lines.push(...text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).slice(0, 40))
+    lines.push(...text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).slice(0, 12))
   }
   return lines
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { runTarget } from '../../fuzz/engine/runner.ts'
 import { TARGET_NAMES, targetUrl } from '../../fuzz/targets/list.ts'
 
-const SECONDS_PER_TARGET = 2.5
+const SECONDS_PER_TARGET = 2
 
 for (const name of TARGET_NAMES) {
   test(`fuzz ${name} for ${SECONDS_PER_TARGET} s: no crash, coverage grows past the seeds`, { timeout: 60_000 }, async (t) => {
