@@ -108,6 +108,7 @@ export async function fuzz(target: FuzzTarget, coverage: CoverageMap, options: F
     dictionary: target.dictionary ?? [],
     cbor: target.cbor ?? false,
     json: target.json ?? false,
+    ...(target.customEdit === undefined ? {} : { custom: target.customEdit }),
   }
 
   /** Runs one input; false when it crashed. */

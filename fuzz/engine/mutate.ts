@@ -32,6 +32,8 @@ export type MutationContext = {
   cbor: boolean
   /** Also apply the JSON-aware edits (inputs that are JSON text). */
   json?: boolean
+  /** The target's own structure-aware edit, if it has one. */
+  custom?: (input: Uint8Array, rng: Rng) => Uint8Array
 }
 
 const INTERESTING_8 = [0, 1, 0x10, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1f, 0x20, 0x3f, 0x40, 0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xd8, 0xf4, 0xf6, 0xf7, 0xff]
@@ -226,7 +228,8 @@ function oddValue(rng: Rng, slots: readonly JsonSlot[]): unknown {
   }
 }
 
-const jsonNode: Edit = (d, { rng }) => {
+/** Changes one value of JSON text `d` (unchanged when `d` is not JSON). */
+export function mutateJson(d: Uint8Array, rng: Rng): Uint8Array {
   let root: unknown
   try {
     root = JSON.parse(Buffer.from(d).toString('utf8'))
@@ -249,13 +252,17 @@ const jsonNode: Edit = (d, { rng }) => {
   return new Uint8Array(Buffer.from(JSON.stringify(root), 'utf8'))
 }
 
+const jsonNode: Edit = (d, { rng }) => mutateJson(d, rng)
+const customEdit: Edit = (d, { rng, custom }) => (custom === undefined ? d : custom(d, rng))
+
 const GENERIC: readonly Edit[] = [flipBit, setByte, addByte, setWord, insertBytes, deleteChunk, duplicateChunk, copyChunk, splice, dictionaryToken]
 const WITH_CBOR: readonly Edit[] = [...GENERIC, cborHead, cborHead, cborHead]
 const WITH_JSON: readonly Edit[] = [...GENERIC, jsonNode, jsonNode, jsonNode, jsonNode, jsonNode]
+const WITH_CUSTOM: readonly Edit[] = [...GENERIC, customEdit, customEdit, customEdit, customEdit, customEdit]
 
 /** A new mutant of `input` (the input itself is not modified). */
 export function mutate(input: Uint8Array, ctx: MutationContext): Uint8Array {
-  const edits = ctx.cbor ? WITH_CBOR : ctx.json === true ? WITH_JSON : GENERIC
+  const edits = ctx.custom !== undefined ? WITH_CUSTOM : ctx.cbor ? WITH_CBOR : ctx.json === true ? WITH_JSON : GENERIC
   let data: Uint8Array = input.slice()
   const stack = ctx.rng.oneIn(2) ? 1 : 1 << ctx.rng.below(4) // half the mutants are one edit away from their parent
   for (let i = 0; i < stack; i++) data = ctx.rng.pick(edits)(data, ctx)

@@ -10,6 +10,8 @@
  * also throw a plain Error itself for a broken invariant (e.g. a forged JWT
  * accepted).
  */
+import type { Rng } from './rng.ts'
+
 export type FuzzTarget = {
   name: string
   /** AtfedError names `run` may throw for bad input; anything else is a crash. */
@@ -24,6 +26,8 @@ export type FuzzTarget = {
   cbor?: boolean
   /** Apply the JSON-aware mutations too (inputs are JSON text). */
   json?: boolean
+  /** A structure-aware edit of the target's own (e.g. a JWT claim changed and re-encoded). */
+  customEdit?: (input: Uint8Array, rng: Rng) => Uint8Array
   /** Largest input worth trying (default 64 KiB). */
   maxBytes?: number
   run(bytes: Uint8Array): void | Promise<void>

@@ -10,6 +10,8 @@
  * other than the ones we minted as seeds is a forgery and a crash. The
  * service verifier's rejection is rethrown as the outcome (so regression
  * fixtures can name it); a session-verifier error of another name is a crash.
+ * Besides byte edits, mutants change one claim or header value and re-encode
+ * that segment, which reaches the claim checks that come before the signature.
  */
 import { isAtfedError, AtfedError } from '../../core/errors.ts'
 import { createServiceJwt, verifyServiceJwt } from '../../core/crypto/jwt.ts'
@@ -17,6 +19,8 @@ import { ACCESS_SCOPES, createAccessToken, createRefreshToken, createSessionSecr
 import { parseDid } from '../../core/syntax/did.ts'
 import type { FuzzTarget } from '../engine/target.ts'
 import { tokens } from '../engine/target.ts'
+import { mutateJson } from '../engine/mutate.ts'
+import type { Rng } from '../engine/rng.ts'
 import { SEED_DID, seedKeypair } from '../seeds/repo.ts'
 
 const SERVICE_ERRORS = ['BadJwt', 'BadJwtType', 'BadJwtIss', 'JwtExpired', 'BadJwtAudience', 'BadJwtLexiconMethod', 'BadJwtSignature', 'UntrustedIss']
@@ -63,11 +67,22 @@ async function attempt(names: readonly string[], verify: () => unknown): Promise
   }
 }
 
+/** Structure-aware edit: change one value of the header or the payload JSON and re-encode it (the signature stays). */
+function editClaims(input: Uint8Array, rng: Rng): Uint8Array {
+  const parts = Buffer.from(input).toString('latin1').split('.')
+  if (parts.length !== 3) return input
+  const i = rng.below(2)
+  const json = new Uint8Array(Buffer.from(parts[i]!, 'base64url'))
+  parts[i] = Buffer.from(mutateJson(json, rng)).toString('base64url')
+  return new Uint8Array(Buffer.from(parts.join('.'), 'latin1'))
+}
+
 export const target: FuzzTarget = {
   name: 'jwt',
   expectedErrors: SERVICE_ERRORS,
   coverageDirs: ['core/crypto/', 'core/syntax/'],
   maxBytes: 4096,
+  customEdit: editClaims,
   seeds: () => minted.map((t) => new Uint8Array(Buffer.from(t, 'latin1'))),
   dictionary: tokens('eyJ', 'In0', 'IiwiY', '.', '==', 'ES256', 'ES256K', 'HS256', 'none', 'at+jwt', 'refresh+jwt', '"alg"', '"typ"', '"kid"', '"crit"', '"lxm"', '"iss"', '"aud"', '"exp"', '"iat"', '"jti"'),
   async run(bytes) {
