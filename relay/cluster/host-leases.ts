@@ -60,8 +60,8 @@ export class HostLeases {
   #timer: NodeJS.Timeout | null = null
   #round: Promise<void> | null = null
   #renewing: Promise<void> | null = null
-  /** Live workers at the last count (this one included). */
-  #workers = 1
+  /** Live workers' ids at the last count (this one included). */
+  #workers = new Set<string>([this.workerId])
   #again = false
   #started = false
   #closed = false
@@ -162,23 +162,32 @@ export class HostLeases {
     }
   }
 
-  /** Live workers (heartbeat keys); the last count when the listing fails or takes over RELAY_CLUSTER_KV_TIMEOUT_MS (it needs a consumer, slow to make while NATS recovers). */
+  /**
+   * Live workers: the heartbeat keys listed. A listing needs a consumer,
+   * which can take many seconds to make right after a NATS node is lost;
+   * when it fails or takes over RELAY_CLUSTER_KV_TIMEOUT_MS, the workers
+   * seen before are looked up one by one (plain gets: an expired heartbeat
+   * is a dead worker, so the survivors' share grows without the listing).
+   */
   async #countWorkers(): Promise<number> {
     let timer: NodeJS.Timeout | undefined
     try {
       const listing = (async () => {
-        let n = 0
-        for await (const _ of await this.#kv.keys('w.*')) n++
-        return n
+        const ids: string[] = []
+        for await (const key of await this.#kv.keys('w.*')) ids.push(key.slice(2))
+        return ids
       })()
       const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('listing timed out')), RELAY_CLUSTER_KV_TIMEOUT_MS)))
-      this.#workers = await Promise.race([listing, bound])
+      this.#workers = new Set(await Promise.race([listing, bound]))
     } catch (err) {
-      this.#options.logLine(`relay cluster: counting workers failed (${String(err)}); ${this.#workers} as last seen`)
+      const isAlive = async (id: string): Promise<boolean> => id === this.workerId || (await this.#kv.get(`w.${id}`).then((e) => e?.operation === 'PUT', () => true)) // unknown: alive
+      const alive = await Promise.all([...this.#workers].map(async (id) => ((await isAlive(id)) ? id : null)))
+      this.#workers = new Set(alive.filter((id) => id !== null))
+      this.#options.logLine(`relay cluster: listing workers failed (${String(err)}); ${this.#workers.size} of those seen before alive`)
     } finally {
       clearTimeout(timer)
     }
-    return this.#workers
+    return Math.max(1, this.#workers.size)
   }
 
   /** Still ours while `onLost` writes the host's last batch (so its cursor reaches the bucket), then let go. */
