@@ -32,6 +32,7 @@ import type { CoverageMap } from './coverage.ts'
 import { mutate } from './mutate.ts'
 import type { MutationContext } from './mutate.ts'
 import { makeRng } from './rng.ts'
+import type { Rng } from './rng.ts'
 import type { FuzzTarget } from './target.ts'
 
 const BATCH_MAX = 1024
@@ -93,109 +94,133 @@ export function classifyError(err: unknown, expected: ReadonlySet<string>, sourc
   return { reason: `${e.name}: ${message} (at ${frame})`, signature: `${e.name} at ${frame}` }
 }
 
-export async function fuzz(target: FuzzTarget, coverage: CoverageMap, options: FuzzOptions): Promise<FuzzStats> {
-  const rng = makeRng(options.seed)
-  const expected = new Set(target.expectedErrors)
-  const feedback = options.feedback ?? true
-  const corpus: Uint8Array[] = []
-  const signatures = new Set<string>()
-  let execs = 0
-  let crashes = 0
-  const ctx: MutationContext = {
-    rng,
-    maxBytes: target.maxBytes ?? MAX_BYTES_DEFAULT,
-    other: () => rng.pick(corpus),
-    dictionary: target.dictionary ?? [],
-    cbor: target.cbor ?? false,
-    json: target.json ?? false,
-    ...(target.customEdit === undefined ? {} : { custom: target.customEdit }),
+/** One target's fuzzing state: corpus, coverage, counters. */
+class FuzzLoop {
+  readonly rng: Rng
+  readonly ctx: MutationContext
+  readonly expected: ReadonlySet<string>
+  readonly corpus: Uint8Array[] = []
+  readonly signatures = new Set<string>()
+  execs = 0
+  crashes = 0
+
+  constructor(
+    readonly target: FuzzTarget,
+    readonly coverage: CoverageMap,
+    readonly options: FuzzOptions,
+  ) {
+    this.rng = makeRng(options.seed)
+    this.expected = new Set(target.expectedErrors)
+    this.ctx = {
+      rng: this.rng,
+      maxBytes: target.maxBytes ?? MAX_BYTES_DEFAULT,
+      other: () => this.rng.pick(this.corpus),
+      dictionary: target.dictionary ?? [],
+      cbor: target.cbor ?? false,
+      json: target.json ?? false,
+      ...(target.customEdit === undefined ? {} : { custom: target.customEdit }),
+    }
   }
 
   /** Runs one input; false when it crashed. */
-  const execute = async (input: Uint8Array): Promise<boolean> => {
-    options.onInput?.(input)
-    execs++
+  async execute(input: Uint8Array): Promise<boolean> {
+    this.options.onInput?.(input)
+    this.execs++
     const started = performance.now()
     let crash: Omit<Crash, 'input'> | null = null
     try {
-      const pending = target.run(input)
+      const pending = this.target.run(input)
       if (pending !== undefined) await pending
     } catch (err) {
-      crash = classifyError(err, expected, options.sourceUrl)
+      crash = classifyError(err, this.expected, this.options.sourceUrl)
     }
     const tookMs = performance.now() - started
-    if (crash === null && tookMs > options.slowInputMs) {
-      crash = { reason: `Slow: one input took ${Math.round(tookMs)} ms (cap ${options.slowInputMs} ms)`, signature: 'Slow' }
+    if (crash === null && tookMs > this.options.slowInputMs) {
+      crash = { reason: `Slow: one input took ${Math.round(tookMs)} ms (cap ${this.options.slowInputMs} ms)`, signature: 'Slow' }
     }
     if (crash === null) return true
-    crashes++
-    if (!signatures.has(crash.signature)) {
-      signatures.add(crash.signature)
-      options.onCrash?.({ ...crash, input: input.slice() })
+    this.crashes++
+    if (!this.signatures.has(crash.signature)) {
+      this.signatures.add(crash.signature)
+      this.options.onCrash?.({ ...crash, input: input.slice() })
     }
     return false
   }
 
-  // Half the parents come from the newest entries: the frontier of what coverage has reached.
-  const pickParent = (): Uint8Array => (rng.oneIn(2) ? corpus[corpus.length - 1 - rng.below(Math.min(RECENT_ENTRIES, corpus.length))]! : rng.pick(corpus))
+  /** Half the parents come from the newest entries: the frontier of what coverage has reached. */
+  pickParent(): Uint8Array {
+    const { rng, corpus } = this
+    return rng.oneIn(2) ? corpus[corpus.length - 1 - rng.below(Math.min(RECENT_ENTRIES, corpus.length))]! : rng.pick(corpus)
+  }
 
-  const keep = (input: Uint8Array, features: number[]): void => {
-    coverage.commit(features)
-    corpus.push(input)
-    options.onKeep?.(input)
+  keep(input: Uint8Array, features: number[]): void {
+    this.coverage.commit(features)
+    this.corpus.push(input)
+    this.options.onKeep?.(input)
   }
 
   /** Replays `inputs` (counts were just reset) and keeps the ones that add coverage, halving the group while it shows something new. */
-  const bisect = async (inputs: Uint8Array[]): Promise<void> => {
+  async bisect(inputs: Uint8Array[]): Promise<void> {
     if (inputs.length === 0) return
-    for (const input of inputs) await execute(input)
-    const features = coverage.take()
+    for (const input of inputs) await this.execute(input)
+    const features = this.coverage.take()
     if (inputs.length === 1) {
-      if (coverage.isNovel(features)) keep(inputs[0]!, features)
+      if (this.coverage.isNovel(features)) this.keep(inputs[0]!, features)
       return
     }
-    if (!coverage.isNovelBatch(features)) return
+    if (!this.coverage.isNovelBatch(features)) return
     const half = inputs.length >> 1
-    await bisect(inputs.slice(0, half))
-    await bisect(inputs.slice(half))
-    coverage.commitBatch(features)
+    await this.bisect(inputs.slice(0, half))
+    await this.bisect(inputs.slice(half))
+    this.coverage.commitBatch(features)
   }
 
-  const started = performance.now()
-  const seeds = [...(await target.seeds()), ...(options.corpus ?? [])]
-  coverage.reset()
-  for (const seed of seeds) {
-    const ok = await execute(seed)
-    const features = coverage.take()
-    if (ok && (corpus.length === 0 || coverage.isNovel(features) || !feedback)) keep(seed, features)
+  /** Every seed alone; those adding coverage (all of them without feedback) start the corpus. */
+  async runSeeds(feedback: boolean): Promise<void> {
+    const seeds = [...(await this.target.seeds()), ...(this.options.corpus ?? [])]
+    this.coverage.reset()
+    for (const seed of seeds) {
+      const ok = await this.execute(seed)
+      const features = this.coverage.take()
+      if (ok && (this.corpus.length === 0 || this.coverage.isNovel(features) || !feedback)) this.keep(seed, features)
+    }
+    if (this.corpus.length === 0) this.corpus.push(new Uint8Array(0))
   }
-  if (corpus.length === 0) corpus.push(new Uint8Array(0))
+
+  /** One batch of mutants; returns the next batch size. */
+  async runBatch(batchSize: number, feedback: boolean): Promise<number> {
+    const batch: Uint8Array[] = []
+    for (let i = 0; i < batchSize; i++) {
+      const mutant = mutate(this.pickParent(), this.ctx)
+      if (await this.execute(mutant)) batch.push(mutant)
+    }
+    const features = feedback ? this.coverage.take() : []
+    if (batchSize === 1 && batch.length === 1 && this.coverage.isNovel(features)) {
+      this.keep(batch[0]!, features)
+      return 1
+    }
+    if (!this.coverage.isNovelBatch(features)) return Math.min(BATCH_MAX, batchSize * 2)
+    const half = batch.length >> 1
+    await this.bisect(batch.slice(0, half))
+    await this.bisect(batch.slice(half))
+    this.coverage.commitBatch(features)
+    return Math.max(1, batchSize >> 1)
+  }
+}
+
+export async function fuzz(target: FuzzTarget, coverage: CoverageMap, options: FuzzOptions): Promise<FuzzStats> {
+  const loop = new FuzzLoop(target, coverage, options)
+  const feedback = options.feedback ?? true
+  const started = performance.now()
+  await loop.runSeeds(feedback)
   const seedBlocks = coverage.blocks
   const seedFeatures = coverage.features
-
   const deadline = started + options.timeMs
   const execsMax = options.execsMax ?? Number.POSITIVE_INFINITY
   let batchSize = 1
   let lastYield = performance.now()
-  while (execs < execsMax && performance.now() < deadline && !(options.stopOnCrash === true && crashes > 0)) {
-    const batch: Uint8Array[] = []
-    for (let i = 0; i < batchSize; i++) {
-      const mutant = mutate(pickParent(), ctx)
-      if (await execute(mutant)) batch.push(mutant)
-    }
-    const batchFeatures = feedback ? coverage.take() : []
-    if (batchSize === 1 && batch.length === 1 && coverage.isNovel(batchFeatures)) {
-      keep(batch[0]!, batchFeatures)
-      batchSize = 1
-    } else if (coverage.isNovelBatch(batchFeatures)) {
-      const half = batch.length >> 1
-      await bisect(batch.slice(0, half))
-      await bisect(batch.slice(half))
-      coverage.commitBatch(batchFeatures)
-      batchSize = Math.max(1, batchSize >> 1)
-    } else {
-      batchSize = Math.min(BATCH_MAX, batchSize * 2)
-    }
+  while (loop.execs < execsMax && performance.now() < deadline && !(options.stopOnCrash === true && loop.crashes > 0)) {
+    batchSize = await loop.runBatch(batchSize, feedback)
     if (performance.now() - lastYield > YIELD_EVERY_MS) {
       await yieldToEventLoop()
       lastYield = performance.now()
@@ -203,15 +228,15 @@ export async function fuzz(target: FuzzTarget, coverage: CoverageMap, options: F
   }
   const elapsedMs = performance.now() - started
   return {
-    execs,
+    execs: loop.execs,
     elapsedMs,
-    execsPerSecond: Math.round((execs / elapsedMs) * 1000),
-    corpus: corpus.length,
+    execsPerSecond: Math.round((loop.execs / elapsedMs) * 1000),
+    corpus: loop.corpus.length,
     seedBlocks,
     seedFeatures,
     blocks: coverage.blocks,
     features: coverage.features,
-    crashes,
-    crashSignatures: [...signatures],
+    crashes: loop.crashes,
+    crashSignatures: [...loop.signatures],
   }
 }

@@ -23,13 +23,14 @@ const PLANTED = new URL('./planted-target.ts', import.meta.url).href
 const WATCHDOG = new URL('./watchdog-target.ts', import.meta.url).href
 const EXECS_BUDGET = 150_000
 
-test('coverage feedback finds the planted 4-byte magic within the exec budget; blind mutation does not', { timeout: 120_000 }, async () => {
+test('coverage feedback finds the planted 4-byte magic within the exec budget; blind mutation does not', { timeout: 120_000 }, async (t) => {
   const guided = await runTarget(PLANTED, { seed: 1, timeMs: 60_000, execsMax: EXECS_BUDGET, stopOnCrash: true })
   assert.equal(guided.crashList.length, 1, `not found in ${guided.execs} execs (corpus ${guided.corpus}, blocks ${guided.blocks})`)
   assert.match(guided.crashList[0]!.reason, /^TypeError: planted bug reached/)
   assert.deepEqual([...guided.crashList[0]!.input.subarray(0, 4)], [0x46, 0x55, 0x5a, 0x5a])
   assert.ok(guided.execs <= EXECS_BUDGET + 1024)
   assert.ok(guided.corpus >= 4, 'each byte of progress was kept as a corpus entry')
+  t.diagnostic(`found after ${guided.execs} execs, corpus ${guided.corpus}`)
   const blind = await runTarget(PLANTED, { seed: 1, timeMs: 60_000, execsMax: EXECS_BUDGET, stopOnCrash: true, feedback: false })
   assert.equal(blind.crashList.length, 0)
   assert.ok(blind.execs >= EXECS_BUDGET, `blind ran its budget (${blind.execs})`)
