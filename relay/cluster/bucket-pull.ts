@@ -13,8 +13,9 @@
  * over (`keys` = that host's key prefix): it does not mirror the whole
  * accounts bucket (shared-state.ts).
  *
- * Consumers are made with `orderedConsumer` (retried: a node loss can
- * place one on the dead node); `js` should be a `quickJetStream`.
+ * Reads go through `readSubject` (jetstream-reader.ts): an ordered consumer,
+ * or one get per message when none can be made (right after a NATS node
+ * loss); `js` should be a `quickJetStream`.
  *
  * Revisions are stream seqs; with history 1 a key's older messages are gone,
  * so a range holds fewer messages than seqs; `upTo` is a revision that
@@ -22,11 +23,10 @@
  * leader; reading stops there or at the time budget.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
-import { AtfedError } from '../../core/errors.ts'
-import { JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS } from '../../core/limits.ts'
+import { AtfedError, isAtfedError } from '../../core/errors.ts'
 import { decodeAccountJson } from '../accounts.ts'
 import type { AccountStore } from '../accounts.ts'
-import { orderedConsumer } from '../log/jetstream-reader.ts'
+import { lastSeqOf, readSubject } from '../log/jetstream-reader.ts'
 import { isLaterRev } from './stream-states.ts'
 
 export type BucketRevision = { revision: number; key: string; operation: 'PUT' | 'DEL' | 'PURGE'; value: string }
@@ -45,33 +45,24 @@ export type PullOptions = {
 
 /**
  * Hand `apply` the bucket's revisions, in order (see the header); resolves
- * false when it stopped short of `upTo` (time budget). The consumer may sit
- * on a replica that lags the leader: it reads until `upTo`, never "nothing
- * pending", so a lagging replica makes it wait, not miss revisions.
+ * false when it stopped short of `upTo` (time budget). Reads until `upTo`
+ * (jetstream-reader.ts `readSubject`: a lagging replica makes it wait, not
+ * miss revisions; no consumer to be had: one get per revision).
  */
-export async function pullRevisions(js: JetStreamClient, options: PullOptions, apply: (revision: BucketRevision) => void): Promise<boolean> {
-  const deadline = Date.now() + options.timeoutMs
+export async function pullRevisions(js: JetStreamClient, jsm: JetStreamManager, options: PullOptions, apply: (revision: BucketRevision) => void): Promise<boolean> {
   const prefix = `$KV.${options.bucket}.`
-  let after = options.after ?? 0
-  if (after >= options.upTo) return true
-  const filter = options.keys === undefined ? {} : { filter_subjects: `${prefix}${options.keys}` }
-  const consumer = await orderedConsumer(js, `KV_${options.bucket}`, { opt_start_seq: after + 1, ...filter }, deadline)
-  try {
-    while (after < options.upTo) {
-      const left = deadline - Date.now()
-      if (left <= 0) return false
-      const batch = await consumer.fetch({ max_messages: JETSTREAM_LOG_FETCH_EVENTS_MAX, expires: Math.max(1_000, Math.min(JETSTREAM_LOG_FETCH_TIMEOUT_MS, left)) })
-      for await (const m of batch) {
-        after = m.seq
-        const op = m.headers?.get(OPERATION_HEADER)
-        apply({ revision: m.seq, key: m.subject.slice(prefix.length), operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: m.string() })
-        if (after >= options.upTo) break
-      }
-    }
+  const read = { stream: `KV_${options.bucket}`, subject: `${prefix}${options.keys ?? '>'}`, afterSeq: options.after ?? 0, upTo: options.upTo, deadline: Date.now() + options.timeoutMs }
+  return readSubject(js, jsm, read, (m) => {
+    const op = m.headers?.get(OPERATION_HEADER)
+    apply({ revision: m.seq, key: m.subject.slice(prefix.length), operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', value: new TextDecoder().decode(m.data) })
     return true
-  } finally {
-    await consumer.delete().catch(() => {})
-  }
+  }).then(
+    () => true,
+    (err: unknown) => {
+      if (isAtfedError(err, 'StreamReadTimeout')) return false
+      throw err
+    },
+  )
 }
 
 /**
@@ -84,10 +75,7 @@ export async function pullRevisions(js: JetStreamClient, options: PullOptions, a
  */
 export async function loadHostAccounts(js: JetStreamClient, jsm: JetStreamManager, options: { bucket: string; keys: string; timeoutMs: number }, accounts: AccountStore): Promise<Map<string, string>> {
   const loaded = new Map<string, string>()
-  const last = await jsm.streams.getMessage(`KV_${options.bucket}`, { last_by_subj: `$KV.${options.bucket}.${options.keys}` }).then((m) => m?.seq ?? 0, (err: unknown) => {
-    if ((err as { code?: unknown }).code === 10037 || /no message found/i.test(String(err))) return 0
-    throw err
-  })
+  const last = await lastSeqOf(jsm, `KV_${options.bucket}`, `$KV.${options.bucket}.${options.keys}`)
   const apply = (revision: BucketRevision): void => {
     if (revision.operation !== 'PUT') return
     const remote = decodeAccountJson(revision.value)
@@ -96,7 +84,7 @@ export async function loadHostAccounts(js: JetStreamClient, jsm: JetStreamManage
     accounts.put(remote)
     loaded.set(remote.did, revision.value)
   }
-  if (!(await pullRevisions(js, { bucket: options.bucket, keys: options.keys, upTo: last, timeoutMs: options.timeoutMs }, apply))) {
+  if (!(await pullRevisions(js, jsm, { bucket: options.bucket, keys: options.keys, upTo: last, timeoutMs: options.timeoutMs }, apply))) {
     throw new AtfedError('SharedStateBehind', `the accounts under ${options.keys} were not read in ${options.timeoutMs} ms`)
   }
   return loaded

@@ -200,7 +200,7 @@ export class SharedState {
   async #pull(bucket: Bucket, upTo: number, ms: number): Promise<void> {
     if (this.#applied[bucket] >= upTo || ms <= 0 || this.#closed) return
     const name = bucket === 'hosts' ? this.#options.buckets.hosts : this.#options.buckets.accounts
-    await pullRevisions(this.#js, { bucket: name, after: this.#applied[bucket], upTo, timeoutMs: ms }, (revision) => this.#apply(bucket, revision)).catch((err: unknown) => {
+    await pullRevisions(this.#js, this.#jsm, { bucket: name, after: this.#applied[bucket], upTo, timeoutMs: ms }, (revision) => this.#apply(bucket, revision)).catch((err: unknown) => {
       this.#options.logLine(`relay cluster: reading the ${bucket} bucket's stream failed: ${String(err)}`)
     })
   }
@@ -252,8 +252,10 @@ export class SharedState {
     this.#takingOver.add(host)
     try {
       const deadline = Date.now() + RELAY_CLUSTER_CATCH_UP_MS_MAX
-      if (!(await this.catchUp())) throw new AtfedError('SharedStateBehind', `the shared state is not caught up; not taking ${host} now`)
-      if (!this.#followed.includes('accounts')) {
+      const mirrored = this.#followed.includes('accounts')
+      // An ingest worker needs no mirror caught up: it reads this host's record and accounts directly.
+      if (mirrored && !(await this.catchUp())) throw new AtfedError('SharedStateBehind', `the shared state is not caught up; not taking ${host} now`)
+      if (!mirrored) {
         const keys = hostAccountsFilter(host)
         const loaded = await loadHostAccounts(this.#js, this.#jsm, { bucket: this.#options.buckets.accounts, keys, timeoutMs: deadline - Date.now() }, this.#options.accounts)
         for (const [did, json] of loaded) this.#fromBucket.set(did, json)

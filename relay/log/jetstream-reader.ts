@@ -14,8 +14,8 @@
  * one request and no fetch wait).
  */
 import { jetstream } from '@nats-io/jetstream'
-import type { Consumer, JetStreamClient, JetStreamManager, OrderedConsumerOptions } from '@nats-io/jetstream'
-import type { NatsConnection } from '@nats-io/transport-node'
+import type { Consumer, JetStreamClient, JetStreamManager, MsgRequest, OrderedConsumerOptions } from '@nats-io/jetstream'
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node'
 import { AtfedError } from '../../core/errors.ts'
 import { JETSTREAM_CONSUMER_ATTEMPT_MS, JETSTREAM_LOG_FETCH_EVENTS_MAX, JETSTREAM_LOG_FETCH_TIMEOUT_MS, JETSTREAM_LOG_LIVE_HEARTBEATS_MISSED_MAX, JETSTREAM_LOG_LIVE_PULL_MS, JETSTREAM_LOG_LIVE_RETRY_MS } from '../../core/limits.ts'
 import type { LoggedFrame } from '../../core/stream/event-log.ts'
@@ -191,6 +191,58 @@ export async function trimStream(js: JetStreamClient, jsm: JetStreamManager, opt
 /** What a host's messages vouch for: the last account state JSON per DID, the upstream cursor (null: none). */
 export type HostStates = { states: Map<string, string>; cursor: number | null }
 
+/** A message read by `readSubject` (data empty when read headers only). */
+export type SubjectMessage = { seq: number; subject: string; headers: MsgHdrs | undefined; data: Uint8Array }
+
+/**
+ * `subject`'s messages with afterSeq < seq <= upTo (a seq that exists, read
+ * from the stream leader), in order, each handed to `take` (false: stop).
+ * Through an ordered consumer; when none can be made in one
+ * JETSTREAM_CONSUMER_ATTEMPT_MS attempt (right after a NATS node is lost
+ * that can last a minute), one message-get request per message
+ * (`next_by_subj`, answered by the stream leader, no consumer). Reads until
+ * `upTo` even when the consumer's replica lags; 'StreamReadTimeout' past
+ * `deadline` (ms since the epoch).
+ */
+export async function readSubject(js: JetStreamClient, jsm: JetStreamManager, options: { stream: string; subject: string; afterSeq: number; upTo: number; deadline: number; headersOnly?: boolean }, take: (m: SubjectMessage) => boolean): Promise<void> {
+  const { stream, subject, upTo, deadline } = options
+  let after = options.afterSeq
+  const timedOut = (): AtfedError => new AtfedError('StreamReadTimeout', `reading ${subject} from ${options.afterSeq + 1} to ${upTo} was not done in time`)
+  if (after >= upTo) return
+  const consumer = await orderedConsumer(js, stream, { filter_subjects: subject, opt_start_seq: after + 1, headers_only: options.headersOnly === true }, Math.min(deadline, Date.now() + 1)).catch(() => null)
+  if (consumer === null) {
+    while (after < upTo) {
+      if (Date.now() > deadline) throw timedOut()
+      const m = await jsm.streams.getMessage(stream, { seq: after + 1, next_by_subj: subject } as unknown as MsgRequest)
+      if (m === null || m.seq > upTo) return
+      after = m.seq
+      if (!take({ seq: m.seq, subject: m.subject, headers: m.header, data: m.data })) return
+    }
+    return
+  }
+  try {
+    while (after < upTo) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw timedOut()
+      const batch = await consumer.fetch({ max_messages: JETSTREAM_LOG_FETCH_EVENTS_MAX, expires: Math.max(1_000, Math.min(JETSTREAM_LOG_FETCH_TIMEOUT_MS, left)) })
+      for await (const m of batch) {
+        after = m.seq
+        if (!take({ seq: m.seq, subject: m.subject, headers: m.headers, data: m.data }) || after >= upTo) return
+      }
+    }
+  } finally {
+    await deleteQuietly(consumer)
+  }
+}
+
+/** The seq of `subject`'s last message, from the stream leader (0: none). */
+export async function lastSeqOf(jsm: JetStreamManager, stream: string, subject: string): Promise<number> {
+  return jsm.streams.getMessage(stream, { last_by_subj: subject }).then((m) => m?.seq ?? 0, (err: unknown) => {
+    if ((err as { code?: unknown }).code === 10037 || /no message found/i.test(String(err))) return 0
+    throw err
+  })
+}
+
 /**
  * Read `subject`'s messages after `afterSeq` (headers only) up to its last
  * message at the time of the call, or up to the first `Atfed-Inexact` one
@@ -201,30 +253,14 @@ export type HostStates = { states: Map<string, string>; cursor: number | null }
 export async function readHostAccountStates(js: JetStreamClient, jsm: JetStreamManager, options: { stream: string; subject: string; afterSeq: number; timeoutMs: number }): Promise<HostStates> {
   const deadline = Date.now() + options.timeoutMs
   const out: HostStates = { states: new Map(), cursor: null }
-  const last = await jsm.streams.getMessage(options.stream, { last_by_subj: options.subject }).then((m) => m?.seq ?? 0, (err: unknown) => {
-    if ((err as { code?: unknown }).code === 10037 || /no message found/i.test(String(err))) return 0
-    throw err
+  const upTo = await lastSeqOf(jsm, options.stream, options.subject)
+  await readSubject(js, jsm, { stream: options.stream, subject: options.subject, afterSeq: options.afterSeq, upTo, deadline, headersOnly: true }, (m) => {
+    if (m.headers?.has(INEXACT_HEADER) === true) return false
+    const json = m.headers?.get(ACCOUNT_HEADER)
+    if (json !== undefined && json !== '') out.states.set((JSON.parse(json) as { did: string }).did, json)
+    const cursor = Number(m.headers?.get(CURSOR_HEADER) || NaN)
+    if (Number.isSafeInteger(cursor)) out.cursor = Math.max(out.cursor ?? cursor, cursor)
+    return true
   })
-  if (last <= options.afterSeq) return out
-  const consumer = await orderedConsumer(js, options.stream, { filter_subjects: options.subject, opt_start_seq: options.afterSeq + 1, headers_only: true }, deadline)
-  try {
-    let after = options.afterSeq
-    while (after < last) {
-      const left = deadline - Date.now()
-      if (left <= 0) throw new AtfedError('StreamReadTimeout', `reading ${options.subject} from ${options.afterSeq + 1} to ${last} took over ${options.timeoutMs} ms`)
-      const batch = await consumer.fetch({ max_messages: JETSTREAM_LOG_FETCH_EVENTS_MAX, expires: Math.max(1_000, Math.min(JETSTREAM_LOG_FETCH_TIMEOUT_MS, left)) })
-      for await (const m of batch) {
-        after = m.seq
-        if (m.headers?.has(INEXACT_HEADER) === true) return out
-        const json = m.headers?.get(ACCOUNT_HEADER)
-        if (json !== undefined && json !== '') out.states.set((JSON.parse(json) as { did: string }).did, json)
-        const cursor = Number(m.headers?.get(CURSOR_HEADER) || NaN)
-        if (Number.isSafeInteger(cursor)) out.cursor = Math.max(out.cursor ?? cursor, cursor)
-        if (after >= last) break
-      }
-    }
-  } finally {
-    await deleteQuietly(consumer)
-  }
   return out
 }

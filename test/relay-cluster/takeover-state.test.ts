@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { jetstream } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -200,24 +200,28 @@ test('takeover: an event appended after its account moved on (two of its events 
   await closeWorker(b)
 })
 
-test('bucket pull: a bucket\'s revisions read straight from its stream (what catch-up uses when a watch stalls), overwritten ones gone, deletes marked', { timeout: 20_000 }, async () => {
+test('bucket pull: a bucket\'s revisions read straight from its stream (what catch-up uses when a watch stalls), overwritten ones gone, deletes marked; the same without a consumer (one get per message)', { timeout: 20_000 }, async () => {
   const nc = await connect({ servers: nats.urls, maxReconnectAttempts: 0 })
   connections.push(nc)
+  const jsm = await jetstreamManager(nc)
   const kv = await new Kvm(nc).create('PULL', { history: 1 })
   await kv.put('a', '1') // 1: overwritten by 3, gone
   await kv.put('b', '2') // 2
   await kv.put('a', '3') // 3
   await kv.delete('b') // 4: a delete marker (b's put at 2 is gone)
   await kv.put('c', '5') // 5
-  const got: BucketRevision[] = []
-  await pullRevisions(jetstream(nc), { bucket: 'PULL', after: 0, upTo: 5, timeoutMs: 5_000 }, (r) => got.push(r))
-  assert.deepEqual(got.map((r) => [r.revision, r.key, r.operation, r.operation === 'PUT' ? r.value : '']), [[3, 'a', 'PUT', '3'], [4, 'b', 'DEL', ''], [5, 'c', 'PUT', '5']])
-  const after: BucketRevision[] = []
-  await pullRevisions(jetstream(nc), { bucket: 'PULL', after: 4, upTo: 5, timeoutMs: 5_000 }, (r) => after.push(r))
-  assert.deepEqual(after.map((r) => r.revision), [5])
-  const none: BucketRevision[] = []
-  await pullRevisions(jetstream(nc), { bucket: 'PULL', after: 5, upTo: 5, timeoutMs: 5_000 }, (r) => none.push(r))
-  assert.deepEqual(none, [])
+  // No consumer can be made through this client (no JetStream API under that prefix): reads fall back to gets.
+  for (const js of [jetstream(nc), jetstream(nc, { apiPrefix: 'NO.SUCH.API', timeout: 500 })]) {
+    const got: BucketRevision[] = []
+    assert.equal(await pullRevisions(js, jsm, { bucket: 'PULL', after: 0, upTo: 5, timeoutMs: 5_000 }, (r) => got.push(r)), true)
+    assert.deepEqual(got.map((r) => [r.revision, r.key, r.operation, r.operation === 'PUT' ? r.value : '']), [[3, 'a', 'PUT', '3'], [4, 'b', 'DEL', ''], [5, 'c', 'PUT', '5']])
+    const after: BucketRevision[] = []
+    await pullRevisions(js, jsm, { bucket: 'PULL', after: 4, upTo: 5, timeoutMs: 5_000 }, (r) => after.push(r))
+    assert.deepEqual(after.map((r) => r.revision), [5])
+    const none: BucketRevision[] = []
+    await pullRevisions(js, jsm, { bucket: 'PULL', after: 5, upTo: 5, timeoutMs: 5_000 }, (r) => none.push(r))
+    assert.deepEqual(none, [])
+  }
 })
 
 test('takeover by an ingest worker (no accounts mirror): it loads the host\'s accounts by key prefix, nobody else\'s, and does not write them back unchanged', { timeout: 30_000 }, async () => {
