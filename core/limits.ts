@@ -746,6 +746,8 @@ export const RELAY_CLUSTER_WATCH_CHECK_MS = 5_000
 export const RELAY_CLUSTER_WATCH_STALL_CHECKS = 2
 /** Relay cluster: longest wait, when handing a host over, for its last state to reach the buckets. */
 export const RELAY_CLUSTER_HANDOVER_DRAIN_MS_MAX = 10_000
+/** Relay cluster: longest load of a taken-over host's account states by an ingest worker (about 0.1-0.3 ms per account on 2 busy cores: 120 s is ~400k accounts); its lease is renewed meanwhile. */
+export const RELAY_CLUSTER_HOST_LOAD_MS_MAX = 120_000
 
 // --- PDS: caches (pds/auth/token-cache.ts, pds/repo/block-cache.ts) ---
 /** Verified access tokens whose claims a PDS keeps (least recently used dropped first; ~0.5 KB each). */

@@ -49,7 +49,7 @@ import { Kvm } from '@nats-io/kv'
 import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { AtfedError } from '../../core/errors.ts'
-import { RELAY_CLUSTER_CATCH_UP_MS_MAX, RELAY_CLUSTER_KV_TIMEOUT_MS, RELAY_CLUSTER_WATCH_CHECK_MS, RELAY_CLUSTER_WATCH_STALL_CHECKS } from '../../core/limits.ts'
+import { RELAY_CLUSTER_CATCH_UP_MS_MAX, RELAY_CLUSTER_HOST_LOAD_MS_MAX, RELAY_CLUSTER_KV_TIMEOUT_MS, RELAY_CLUSTER_WATCH_CHECK_MS, RELAY_CLUSTER_WATCH_STALL_CHECKS } from '../../core/limits.ts'
 import { decodeAccountJson } from '../accounts.ts'
 import type { AccountStore } from '../accounts.ts'
 import type { HostRecord, HostRegistry } from '../hosts/host-registry.ts'
@@ -251,13 +251,12 @@ export class SharedState {
   async takeOver(host: HostName): Promise<HostRecord | undefined> {
     this.#takingOver.add(host)
     try {
-      const deadline = Date.now() + RELAY_CLUSTER_CATCH_UP_MS_MAX
       const mirrored = this.#followed.includes('accounts')
       // An ingest worker needs no mirror caught up: it reads this host's record and accounts directly.
       if (mirrored && !(await this.catchUp())) throw new AtfedError('SharedStateBehind', `the shared state is not caught up; not taking ${host} now`)
       if (!mirrored) {
         const keys = hostAccountsFilter(host)
-        const loaded = await loadHostAccounts(this.#js, this.#jsm, { bucket: this.#options.buckets.accounts, keys, timeoutMs: deadline - Date.now() }, this.#options.accounts)
+        const loaded = await loadHostAccounts(this.#js, this.#jsm, { bucket: this.#options.buckets.accounts, keys, timeoutMs: RELAY_CLUSTER_HOST_LOAD_MS_MAX }, this.#options.accounts)
         for (const [did, json] of loaded) this.#fromBucket.set(did, json)
         if (loaded.size > 0) this.#options.poke()
       }
