@@ -44,6 +44,7 @@ export type Crash = { reason: string; signature: string; input: Uint8Array }
 
 export type FuzzOptions = {
   seed: number
+  /** Time for mutants, counted after the seeds have run. */
   timeMs: number
   execsMax?: number
   /** One input running longer than this is a crash ('Slow'). */
@@ -215,7 +216,7 @@ export async function fuzz(target: FuzzTarget, coverage: CoverageMap, options: F
   await loop.runSeeds(feedback)
   const seedBlocks = coverage.blocks
   const seedFeatures = coverage.features
-  const deadline = started + options.timeMs
+  const deadline = performance.now() + options.timeMs // the budget is for mutants: the seeds always run whole
   const execsMax = options.execsMax ?? Number.POSITIVE_INFINITY
   let batchSize = 1
   let lastYield = performance.now()
