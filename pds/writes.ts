@@ -179,13 +179,15 @@ export class RepoWriter {
       throw invalidSwap(`Commit was at ${head.commitCid.toString()}`)
     }
     const reader = this.#inFlight.reader(did)
-    const resolved = resolveWrites(Mst.load(reader, head.dataCid), writes)
+    const tree = Mst.load(reader, head.dataCid)
+    const resolved = resolveWrites(tree, writes)
     for (const hook of hooks) await hook.prepare?.(did, resolved)
     const repoWrites = resolved.flatMap((r) => (r.write === null ? [] : [r.write]))
     const result = applyWrites(head, repoWrites, {
       did,
       keypair: this.#deps.signingKeys.get(account),
       reader,
+      tree, // the nodes resolveWrites decoded are not read and decoded again
       keepRecordBlock: () => true, // record-refs.ts decides
     })
     const changed = new Map(result.ops.map((op) => [op.path, op.cid]))

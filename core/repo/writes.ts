@@ -55,6 +55,8 @@ export type ApplyWritesOptions = {
   did: Did
   /** Blocks of the current repo (the MST nodes are read from here). */
   reader: BlockReader
+  /** The head's tree, already loaded from `reader` (`Mst.load(reader, head.dataCid)`, e.g. to resolve the writes): used instead of loading it again. */
+  tree?: Mst
   /** Rev source; default: a process-wide TidClock (or one over `now`). */
   clock?: TidClock
   now?: () => number
@@ -91,7 +93,7 @@ export function applyWrites(
 ): CommitResult {
   if (!isDid(options.did)) throw new AtfedError('InvalidWrite', `not a DID: ${JSON.stringify(options.did)}`)
   const prepared = prepareWrites(writes)
-  const before = head === null ? Mst.create() : Mst.load(options.reader, head.dataCid)
+  const before = head === null ? Mst.create() : (options.tree ?? Mst.load(options.reader, head.dataCid))
   const { tree, ops, records } = applyToTree(before, prepared)
   const { root, newBlocks: nodeBlocks, removedCids: removedNodes } = tree.collectNewBlocks()
 
