@@ -17,7 +17,7 @@
  * test/fuzz/regressions/<target>/<sha>.bin with a one-line reason in
  * <sha>.txt (`found: …`); once the bug is fixed, add an `expect: <ErrorName>`
  * (or `expect: ok`) line and test/fuzz/regressions.test.ts replays it
- * forever. Exit status 1 when anything crashed.
+ * forever. Exit status 1 when anything crashed, 2 on bad arguments.
  */
 import { parseArgs } from 'node:util'
 import { saveCrash } from './engine/crash-file.ts'
@@ -66,7 +66,7 @@ async function main(): Promise<number> {
     const report = await runTarget(targetUrl(name), { seed, timeMs: seconds * 1000, ...(values.execs === undefined ? {} : { execsMax: Number(values.execs) }) })
     console.log(row(name, report))
     for (const crash of report.crashList) {
-      const path = saveCrash(name, crash.input, crash.reason)
+      const path = saveCrash(name, crash)
       console.log(`  CRASH ${crash.reason}${path === null ? ' (input already saved)' : `\n    → ${path}`}`)
     }
     crashed += report.crashList.length
@@ -74,4 +74,9 @@ async function main(): Promise<number> {
   return crashed > 0 ? 1 : 0
 }
 
-process.exitCode = await main()
+try {
+  process.exitCode = await main()
+} catch (err) {
+  console.error(`fuzz: ${err instanceof Error ? err.message : String(err)}`)
+  process.exitCode = 2
+}

@@ -11,7 +11,13 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 export const REGRESSIONS_URL = new URL('../../test/fuzz/regressions/', import.meta.url)
 
 /** Writes a crash input and its reason; returns the .bin path (relative), or null if it was known. */
-export function saveCrash(target: string, input: Uint8Array, reason: string, dirUrl = REGRESSIONS_URL): string | null {
+export function saveCrash(
+  target: string,
+  crash: { input: Uint8Array; reason: string },
+  options: { dirUrl?: URL } = {},
+): string | null {
+  const { input, reason } = crash
+  const dirUrl = options.dirUrl ?? REGRESSIONS_URL
   const sha = createHash('sha256').update(input).digest('hex').slice(0, 16)
   const dir = new URL(`${target}/`, dirUrl)
   mkdirSync(dir, { recursive: true })

@@ -87,7 +87,8 @@ function ourFrame(err: Error, sourceUrl: string): string {
 }
 
 /** null when `err` is a documented bad-input error of the target. */
-export function classifyError(err: unknown, expected: ReadonlySet<string>, sourceUrl: string): Omit<Crash, 'input'> | null {
+export function classifyError(err: unknown, context: { expected: ReadonlySet<string>; sourceUrl: string }): Omit<Crash, 'input'> | null {
+  const { expected, sourceUrl } = context
   if (err instanceof AtfedError && expected.has(err.name)) return null
   const e = err instanceof Error ? err : new Error(`non-Error thrown: ${String(err)}`)
   const frame = ourFrame(e, sourceUrl)
@@ -133,7 +134,7 @@ class FuzzLoop {
       const pending = this.target.run(input)
       if (pending !== undefined) await pending
     } catch (err) {
-      crash = classifyError(err, this.expected, this.options.sourceUrl)
+      crash = classifyError(err, { expected: this.expected, sourceUrl: this.options.sourceUrl })
     }
     const tookMs = performance.now() - started
     if (crash === null && tookMs > this.options.slowInputMs) {

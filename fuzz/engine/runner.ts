@@ -36,7 +36,10 @@ export type TargetReport = Omit<FuzzStats, 'crashSignatures'> & { crashList: Cra
 
 type WorkerOutcome = { stats: FuzzStats | null; crash: Crash | null; execs: number }
 
-function runWorker(targetUrl: string, options: RunTargetOptions, corpus: Uint8Array[], sink: { keep: (input: Uint8Array) => void; report: (c: Crash) => void }): Promise<WorkerOutcome> {
+type WorkerRun = { options: RunTargetOptions; corpus: Uint8Array[]; keep: (input: Uint8Array) => void; report: (c: Crash) => void }
+
+function runWorker(targetUrl: string, run: WorkerRun): Promise<WorkerOutcome> {
+  const { options, corpus } = run
   const shared = new SharedArrayBuffer(8 + SHARED_INPUT_BYTES)
   const header = new Int32Array(shared, 0, 2)
   const lastInput = (): Uint8Array => new Uint8Array(shared, 8, Atomics.load(header, 1)).slice()
@@ -78,8 +81,8 @@ function runWorker(targetUrl: string, options: RunTargetOptions, corpus: Uint8Ar
       }
     }, WATCH_INTERVAL_MS)
     worker.on('message', (m: { type: string; input?: Uint8Array; stats?: FuzzStats; reason?: string; signature?: string }) => {
-      if (m.type === 'keep') sink.keep(m.input!)
-      else if (m.type === 'crash') sink.report({ reason: m.reason!, signature: m.signature!, input: m.input! })
+      if (m.type === 'keep') run.keep(m.input!)
+      else if (m.type === 'crash') run.report({ reason: m.reason!, signature: m.signature!, input: m.input! })
       else if (m.type === 'done') stats = m.stats!
     })
     worker.on('error', (err: Error & { code?: string }) => {
@@ -113,7 +116,8 @@ export async function runTarget(targetUrl: string, options: RunTargetOptions): P
     if (restart > 0 && timeLeftMs < 1_000) break
     const execsLeft = options.execsMax === undefined ? undefined : options.execsMax - total.execs
     total.workers++
-    const { stats, crash, execs } = await runWorker(targetUrl, { ...options, seed: options.seed + restart, timeMs: timeLeftMs, ...(execsLeft === undefined ? {} : { execsMax: execsLeft }) }, corpus.slice(), { keep: (input) => corpus.push(input), report })
+    const workerOptions = { ...options, seed: options.seed + restart, timeMs: timeLeftMs, ...(execsLeft === undefined ? {} : { execsMax: execsLeft }) }
+    const { stats, crash, execs } = await runWorker(targetUrl, { options: workerOptions, corpus: corpus.slice(), keep: (input) => corpus.push(input), report })
     total.execs += execs
     if (stats !== null) {
       total.crashes += stats.crashes

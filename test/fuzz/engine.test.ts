@@ -87,25 +87,25 @@ test('mutate: deterministic for a seed, never longer than maxBytes, input untouc
 
 test('classifyError: documented AtfedErrors pass, everything else is a crash with our first frame', () => {
   const root = pathToFileURL(join(process.cwd(), '/')).href
-  const expected = new Set(['InvalidCar'])
-  assert.equal(classifyError(new AtfedError('InvalidCar', 'x'), expected, root), null)
-  assert.match(classifyError(new AtfedError('CidMismatch', 'x'), expected, root)!.reason, /^CidMismatch: x/)
-  const crash = classifyError(new TypeError('boom'), expected, root)!
+  const context = { expected: new Set(['InvalidCar']), sourceUrl: root }
+  assert.equal(classifyError(new AtfedError('InvalidCar', 'x'), context), null)
+  assert.match(classifyError(new AtfedError('CidMismatch', 'x'), context)!.reason, /^CidMismatch: x/)
+  const crash = classifyError(new TypeError('boom'), context)!
   assert.match(crash.reason, /^TypeError: boom \(at test\/fuzz\/engine\.test\.ts:\d+/)
   assert.match(crash.signature, /^TypeError at test\/fuzz\/engine\.test\.ts:\d+$/)
-  assert.match(classifyError('a string', expected, root)!.reason, /^Error: non-Error thrown: a string/)
+  assert.match(classifyError('a string', context)!.reason, /^Error: non-Error thrown: a string/)
 })
 
 test('saveCrash writes <sha>.bin and a one-line reason once per input', () => {
   const dir = mkdtempSync(join(tmpdir(), 'atfed-fuzz-'))
   try {
     const dirUrl = pathToFileURL(`${dir}/`)
-    const path = saveCrash('cbor', Uint8Array.of(1, 2, 3), 'TypeError: x\n y', dirUrl)
+    const path = saveCrash('cbor', { input: Uint8Array.of(1, 2, 3), reason: 'TypeError: x\n y' }, { dirUrl })
     assert.match(path!, /^test\/fuzz\/regressions\/cbor\/[0-9a-f]{16}\.bin$/)
     const sha = path!.slice(-20, -4)
     assert.deepEqual([...readFileSync(join(dir, 'cbor', `${sha}.bin`))], [1, 2, 3])
     assert.equal(readFileSync(join(dir, 'cbor', `${sha}.txt`), 'utf8'), 'found: TypeError: x y\n')
-    assert.equal(saveCrash('cbor', Uint8Array.of(1, 2, 3), 'again', dirUrl), null)
+    assert.equal(saveCrash('cbor', { input: Uint8Array.of(1, 2, 3), reason: 'again' }, { dirUrl }), null)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
