@@ -5,7 +5,7 @@
  * with SIGTERM so Node writes its .cpuprofile. Prints the profile path and
  * the top self-time functions.
  *
- *   [PROFILE=0] [ATFED_BIN=other/bin/atfed.js] [PDS_NODE_FLAGS='--trace-gc'] [WARMUP=3000] node --import tsx scripts/pds-profile.ts [creates=2000] [clients=1]
+ *   [PROFILE=0] [ATFED_BIN=other/bin/atfed.js] [PDS_NODE_FLAGS='--trace-gc'] [WARMUP=3000] [ACCOUNTS=clients] node --import tsx scripts/pds-profile.ts [creates=2000] [clients=1]
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -46,7 +46,7 @@ const url = await new Promise<string>((resolve) => {
   })
 })
 const accounts = []
-for (let i = 0; i < clients; i++) accounts.push(await createAccount(url, `prof${i}.test`))
+for (let i = 0; i < Number(process.env['ACCOUNTS'] ?? clients); i++) accounts.push(await createAccount(url, `prof${i}.test`))
 // V8 keeps optimizing the write path for ~4,000 creates (background compiles): measure after that.
 await createBurst(url, accounts, { clients, count: warmup })
 /** Kernel (stime) CPU ms of one thread. */
