@@ -285,17 +285,20 @@ export class SharedState {
    * keys already wait (the sequencer waits on it).
    */
   mirror(ops: readonly RelayBatchOp[]): Promise<void> | null {
-    for (const op of ops) {
-      if (op.type !== 'put') continue
-      const prefix = (op as { sublevel?: { prefix?: string } }).sublevel?.prefix
+    const puts = ops.filter((op) => op.type === 'put')
+    const prefixOf = (op: RelayBatchOp): string | undefined => (op as { sublevel?: { prefix?: string } }).sublevel?.prefix
+    // Accounts first: the writer starts a round on the first key queued, and a round writes
+    // the accounts queued before it ahead of its host records; a host record (its cursor)
+    // queued before this batch's accounts could reach the bucket ahead of them.
+    for (const op of puts) {
+      if (prefixOf(op) !== '!accounts!') continue
       const value = op.value as string
-      if (prefix === '!hosts!') this.#mirrorHost(op.key as HostName, value)
-      if (prefix !== '!accounts!') continue
       const { host } = JSON.parse(value) as { host: HostName }
       const loaded = this.#fromBucket.get(op.key as string)
       if (loaded !== undefined) this.#fromBucket.delete(op.key as string)
       if (this.#options.owns(host) && value !== loaded) this.#writer.enqueueAccount(accountKey(host, op.key as string), value)
     }
+    for (const op of puts) if (prefixOf(op) === '!hosts!') this.#mirrorHost(op.key as HostName, op.value as string)
     return this.#writer.backpressure()
   }
 

@@ -33,7 +33,7 @@ import { AccountStore, decodeAccountJson } from '../../relay/accounts.ts'
 import type { AccountState } from '../../relay/accounts.ts'
 import { pullRevisions } from '../../relay/cluster/bucket-pull.ts'
 import type { BucketRevision } from '../../relay/cluster/bucket-pull.ts'
-import { accountKey, clusterBuckets } from '../../relay/cluster/kv-names.ts'
+import { accountKey, clusterBuckets, keyOf } from '../../relay/cluster/kv-names.ts'
 import { SharedState } from '../../relay/cluster/shared-state.ts'
 import { accountAnnotator } from '../../relay/cluster/stream-states.ts'
 import { HostRegistry } from '../../relay/hosts/host-registry.ts'
@@ -252,4 +252,24 @@ test('takeover by an ingest worker (no accounts mirror): it loads the host\'s ac
   await writeBatch(b, [await acceptCommit(b, 2)])
   assert.equal(decodeAccountJson((await kv.get(key))!.string()).rev, REVS[2], 'a changed one is')
   await closeWorker(b)
+})
+
+test('mirror: a batch\'s host record (its cursor) reaches the bucket after every account state of that batch, even when the writer was idle', { timeout: 30_000 }, async () => {
+  const a = await worker('T5', { log: true })
+  a.owned.add(H1)
+  const dids = Array.from({ length: 5 }, (_, i) => `did:plc:${String(i).padStart(24, 'c')}` as Did)
+  a.hosts.add({ hostname: H1, secure: true }, { trusted: true, nowIso: new Date(0).toISOString() })
+  for (const did of dids) a.accounts.put({ did, host: H1, rev: REVS[0] as Tid, commit: null, data: null, status: 'active', upstream: 'active' })
+  a.hosts.update(a.hosts.get(H1)!, (r) => (r.cursor = 7))
+  await writeBatch(a, [])
+  const kv = await new Kvm(connections[connections.length - 1]!).open(clusterBuckets('T5').hosts)
+  const accountsKv = await new Kvm(connections[connections.length - 1]!).open(clusterBuckets('T5').accounts)
+  const hostRevision = (await kv.get(keyOf(H1)))!.revision
+  const accountRevisions = await Promise.all(dids.map(async (did) => (await accountsKv.get(accountKey(H1, did)))!.revision))
+  // Both buckets count revisions separately: compare by write time instead.
+  const hostAt = (await kv.get(keyOf(H1)))!.created.getTime()
+  const accountsAt = await Promise.all(dids.map(async (did) => (await accountsKv.get(accountKey(H1, did)))!.created.getTime()))
+  assert.ok(hostRevision > 0 && accountRevisions.every((r) => r > 0))
+  assert.ok(accountsAt.every((t) => t <= hostAt), `every account state was written before the host record (${JSON.stringify(accountsAt)} vs ${hostAt})`)
+  await closeWorker(a)
 })
