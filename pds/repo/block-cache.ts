@@ -15,23 +15,34 @@
  * again and age out.
  *
  * Bounded by PDS_BLOCK_CACHE_BYTES_MAX (least recently used dropped first;
- * a Map keeps insertion order and a hit re-inserts).
+ * a Map keeps insertion order and a hit re-inserts). An entry costs its
+ * bytes plus ENTRY_OVERHEAD_BYTES: most blocks are small MST nodes and
+ * records (~130 bytes), and counting the bytes alone let a "16 MB" cache
+ * hold ~67 MB (its key string, the Uint8Array and its ArrayBuffer, the Map
+ * slot: ~315 bytes each beside the block, measured with
+ * process.memoryUsage(); 400 leaves room for longer keys).
  */
 import type { CID } from '../../core/data/cid.ts'
 import { PDS_BLOCK_CACHE_BYTES_MAX } from '../../core/limits.ts'
 import { cidKey } from '../../core/repo/block-reader.ts'
 import type { Did } from '../../core/syntax/did.ts'
 
+/** What one cached entry costs beside its bytes (see the header). */
+export const ENTRY_OVERHEAD_BYTES = 400
+
 export class RepoBlockCache {
   readonly #entries = new Map<string, Uint8Array>()
   readonly #generations = new Map<Did, number>()
   readonly #bytesMax: number
+  readonly #overhead: number
   #bytes = 0
 
-  constructor(bytesMax = PDS_BLOCK_CACHE_BYTES_MAX) {
+  constructor(bytesMax = PDS_BLOCK_CACHE_BYTES_MAX, entryOverheadBytes = ENTRY_OVERHEAD_BYTES) {
     this.#bytesMax = bytesMax
+    this.#overhead = entryOverheadBytes
   }
 
+  /** What the entries cost by this cache's count: their bytes plus the per-entry overhead. */
   get bytes(): number {
     return this.#bytes
   }
@@ -51,19 +62,19 @@ export class RepoBlockCache {
   }
 
   set(scope: string, key: string, bytes: Uint8Array): void {
-    if (bytes.length > this.#bytesMax) return
+    if (this.#cost(bytes) > this.#bytesMax) return
     const full = scope + key
     const old = this.#entries.get(full)
     if (old !== undefined) {
-      this.#bytes -= old.length
+      this.#bytes -= this.#cost(old)
       this.#entries.delete(full)
     }
     this.#entries.set(full, bytes)
-    this.#bytes += bytes.length
+    this.#bytes += this.#cost(bytes)
     for (const [oldest, value] of this.#entries) {
       if (this.#bytes <= this.#bytesMax) break
       this.#entries.delete(oldest)
-      this.#bytes -= value.length
+      this.#bytes -= this.#cost(value)
     }
   }
 
@@ -72,7 +83,11 @@ export class RepoBlockCache {
     const old = this.#entries.get(full)
     if (old === undefined) return
     this.#entries.delete(full)
-    this.#bytes -= old.length
+    this.#bytes -= this.#cost(old)
+  }
+
+  #cost(bytes: Uint8Array): number {
+    return bytes.length + this.#overhead
   }
 
   /** A durable commit of `did`: its new blocks in, its removed blocks out. */

@@ -8,6 +8,9 @@
  * deleted account's repo (`withRepoLock` code) is gone for readers.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { after, before, describe, it } from 'node:test'
 import { cidForRaw, type CID } from '../../core/data/cid.ts'
 import { cidKey } from '../../core/repo/block-reader.ts'
@@ -28,8 +31,31 @@ function block(i: number, size = 10): [CID, Uint8Array] {
 }
 
 describe('RepoBlockCache', () => {
+  it('counts each entry with its overhead: a cache of small blocks holds what its bound says in real memory', async () => {
+    const bytesMax = 8_000_000
+    const cache = new RepoBlockCache(bytesMax)
+    const scope = cache.scope(ALICE)
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    gc()
+    const before = process.memoryUsage()
+    for (let i = 0; i < 60_000; i++) {
+      const bytes = randomBytes(130)
+      cache.set(scope, cidKey(cidForRaw(bytes)), new Uint8Array(bytes))
+    }
+    gc()
+    await new Promise((resolve) => setTimeout(resolve, 100)) // freed ArrayBuffer stores are released after the collection
+    gc()
+    const after = process.memoryUsage()
+    const grown = after.heapUsed + after.external - before.heapUsed - before.external
+    assert.ok(cache.bytes <= bytesMax)
+    assert.ok(grown < 1.5 * bytesMax, `${(grown / 1e6).toFixed(1)} MB held for a ${bytesMax / 1e6} MB bound`)
+    assert.ok(grown > 0.4 * bytesMax, `the cache is full: ${(grown / 1e6).toFixed(1)} MB`)
+  })
+
+
   it('keeps at most bytesMax bytes, dropping the least recently used', () => {
-    const cache = new RepoBlockCache(30)
+    const cache = new RepoBlockCache(30, 0)
     const scope = cache.scope(ALICE)
     const [a, b, c] = [block(1), block(2), block(3)]
     for (const [cid, bytes] of [a, b, c]) cache.set(scope, cidKey(cid), bytes)
