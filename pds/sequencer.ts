@@ -20,6 +20,7 @@ import type { CID } from '../core/data/cid.ts'
 import { MemoryBlockMap } from '../core/repo/block-reader.ts'
 import { encodeCarBytes } from '../core/repo/car/writer.ts'
 import type { CommitResult } from '../core/repo/writes.ts'
+import { commitEventFor } from '../core/stream/commit-event.ts'
 import type { EventLog, EventLogBatchOp } from '../core/stream/event-log.ts'
 import type { UnsequencedEvent } from '../core/stream/events.ts'
 import { datetimeFromDate, type Datetime } from '../core/syntax/datetime.ts'
@@ -43,17 +44,7 @@ export function accountEvent(account: Pick<Account, 'did' | 'status'>): Unsequen
 
 /** The `#commit` for a commit built by core/repo/writes.ts (every sync-1.1 field). */
 export function commitEvent(did: Did, result: CommitResult): UnsequencedEvent {
-  return {
-    t: '#commit',
-    repo: did,
-    commit: result.commitCid,
-    rev: result.rev,
-    since: result.since,
-    blocks: result.eventCarBytes,
-    ops: result.ops,
-    prevData: result.prevData,
-    time: nowDatetime(),
-  }
+  return commitEventFor(did, result, nowDatetime())
 }
 
 /** `#sync`: a CAR holding only the signed commit block. */
