@@ -151,22 +151,25 @@ function rawUpgrade(port: number, method: string, path: string): Promise<string>
   })
 }
 
+/** Two subscribers fill the cap; the third is refused with `status`/`error`; once one leaves, another gets in. */
+async function refusedAtCapUntilOneLeaves(h: StreamHarness, status: number, error: string): Promise<void> {
+  const a = openReader(h.url())
+  const b = openReader(h.url())
+  await Promise.all([a.opened, b.opened])
+  const refused = await httpStatus(h.url())
+  assert.equal(refused.status, status)
+  assert.equal(JSON.parse(refused.body).error, error)
+  a.ws.close()
+  await a.closed
+  await waitFor(() => h.stream.stats().subscribers === 1)
+  const c = openReader(h.url())
+  await c.opened
+  b.ws.close()
+  c.ws.close()
+}
+
 test('max subscribers: the next one is refused with 503 until one leaves', () =>
-  withStream({ server: { subscribersMax: 2 } }, async (h) => {
-    const a = openReader(h.url())
-    const b = openReader(h.url())
-    await Promise.all([a.opened, b.opened])
-    const refused = await httpStatus(h.url())
-    assert.equal(refused.status, 503)
-    assert.equal(JSON.parse(refused.body).error, 'TooManySubscribers')
-    a.ws.close()
-    await a.closed
-    await waitFor(() => h.stream.stats().subscribers === 1)
-    const c = openReader(h.url())
-    await c.opened
-    b.ws.close()
-    c.ws.close()
-  }))
+  withStream({ server: { subscribersMax: 2 } }, (h) => refusedAtCapUntilOneLeaves(h, 503, 'TooManySubscribers')))
 
 /** A raw upgrade request that `ws` refuses during the handshake (no Sec-WebSocket-Key); resolves with the status line. */
 function badHandshake(port: number): Promise<string> {
@@ -193,21 +196,7 @@ test('failed handshakes give their slot back: after many, subscribers still get 
   }))
 
 test('per-address cap: the next subscription from that address is 429 RateLimitExceeded until one leaves', () =>
-  withStream({ server: { subscribersPerAddressMax: 2, limitLoopback: true } }, async (h) => {
-    const a = openReader(h.url())
-    const b = openReader(h.url())
-    await Promise.all([a.opened, b.opened])
-    const refused = await httpStatus(h.url())
-    assert.equal(refused.status, 429)
-    assert.equal(JSON.parse(refused.body).error, 'RateLimitExceeded')
-    a.ws.close()
-    await a.closed
-    await waitFor(() => h.stream.stats().subscribers === 1)
-    const c = openReader(h.url())
-    await c.opened
-    b.ws.close()
-    c.ws.close()
-  }))
+  withStream({ server: { subscribersPerAddressMax: 2, limitLoopback: true } }, (h) => refusedAtCapUntilOneLeaves(h, 429, 'RateLimitExceeded')))
 
 test('loopback is exempt from the per-address cap by default', () =>
   withStream({ server: { subscribersPerAddressMax: 1 } }, async (h) => {
