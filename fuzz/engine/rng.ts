@@ -13,15 +13,20 @@ export type Rng = {
   pick<T>(items: readonly T[]): T
 }
 
-export function makeRng(seed: number): Rng {
+/** mulberry32: uniform unsigned 32-bit integers from a 32-bit seed (also test/helpers/prng.ts's source). */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0
-  const u32 = (): number => {
+  return () => {
     state = (state + 0x6d2b79f5) >>> 0
     let t = state
     t = Math.imul(t ^ (t >>> 15), t | 1)
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return (t ^ (t >>> 14)) >>> 0
   }
+}
+
+export function makeRng(seed: number): Rng {
+  const u32 = mulberry32(seed)
   const below = (n: number): number => Math.floor((u32() / 0x1_0000_0000) * n)
   return {
     u32,

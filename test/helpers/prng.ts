@@ -3,6 +3,8 @@
  * 2^32, good enough to drive test inputs; NOT for keys). The same seed always
  * gives the same sequence, so a failing case can be replayed from its seed.
  */
+import { mulberry32 } from '../../fuzz/engine/rng.ts'
+
 export type Rng = {
   /** Uniform float in [0, 1). */
   next(): number
@@ -13,14 +15,7 @@ export type Rng = {
 }
 
 export function makeRng(seed: number): Rng {
-  let state = seed >>> 0
-  const nextU32 = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
+  const nextU32 = mulberry32(seed)
   const next = (): number => nextU32() / 0x1_0000_0000
   const int = (n: number): number => {
     if (!Number.isInteger(n) || n <= 0) throw new RangeError(`int(n) needs a positive integer, got ${n}`)
