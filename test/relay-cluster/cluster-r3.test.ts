@@ -15,11 +15,9 @@ import { startNatsCluster } from '../helpers/nats.ts'
 import { startWatchdog } from '../helpers/watchdog.ts'
 import { runClusterScenario } from './cluster-scenario.ts'
 
-/** The cluster end-to-end files run only when asked: see the skip reason. */
-const CLUSTER_E2E = process.env['ATFED_CLUSTER_E2E'] === '1'
-if (CLUSTER_E2E) startWatchdog(170_000, 'test/relay-cluster/cluster-r3.test.ts')
+startWatchdog(170_000, 'test/relay-cluster/cluster-r3.test.ts')
 
-test('relay cluster on 3 NATS nodes, R3: kill -9 the stream leader, then an ingest worker and a frontend, mid-burst; every commit exactly once, in order', { timeout: 160_000, skip: CLUSTER_E2E ? false : 'opt-in (npm run test:cluster) until the final takeover code has a clean record: 10 of 10 runs passed before the last fix, which its single-node twin needed (1 failure in 10), issue 9' }, async (t) => {
+test('relay cluster on 3 NATS nodes, R3: kill -9 the stream leader, then an ingest worker and a frontend, mid-burst; every commit exactly once, in order', { timeout: 160_000 }, async (t) => {
   const nats = await startNatsCluster(3)
   try {
     await runClusterScenario(t, { nats, stream: 'R3E2E', replicas: 3, kill: { natsLeader: true, workerAndFrontend: true }, moveMsMax: 60_000 })
