@@ -16,8 +16,8 @@
  *   it vouches for, in headers: `Atfed-Account` = the account state right
  *   after it, `Atfed-Cursor` = the upstream seq it came at. The state is
  *   exact when the stored state still is this event's: a `#commit`/`#sync`
- *   whose rev is the stored rev, an `#account` whose active/status is what
- *   the stored state says; an `#identity` changes no state. Otherwise (a
+ *   whose rev is the stored rev; an `#identity` changes no state; an
+ *   `#account` never (the stored rev may already be a later commit's). Otherwise (a
  *   later event of the same account was applied before this one was
  *   appended: two of its events in one batch, common in a burst) it is
  *   marked `Atfed-Inexact`, and a takeover reads no further than that (it
@@ -46,7 +46,7 @@
  *   bytes of headers per event in the stream.
  */
 import type { UnsequencedEvent } from '../../core/stream/events.ts'
-import { accountStatusField, decodeAccountJson, encodeAccountJson, isAccountActive } from '../accounts.ts'
+import { decodeAccountJson, encodeAccountJson } from '../accounts.ts'
 import type { AccountState, AccountStore } from '../accounts.ts'
 import type { EventAnnotator } from '../log/jetstream-event-log.ts'
 
@@ -61,7 +61,10 @@ function isStateOf(event: UnsequencedEvent, account: AccountState): boolean {
     case '#sync':
       return account.rev === event.rev
     case '#account':
-      return isAccountActive(account) === event.active && accountStatusField(account) === (event.status ?? null)
+      // Never exact: the stored state may already hold the rev of a commit
+      // later in the same batch, and a takeover that applied it with this
+      // event's cursor would drop that commit, when it comes again, as a replay.
+      return false
     case '#identity':
       return true
   }

@@ -200,6 +200,25 @@ test('takeover: an event appended after its account moved on (two of its events 
   await closeWorker(b)
 })
 
+test('takeover: an #account appended after a later commit of its batch was applied vouches for no state; the new owner does not skip that commit', { timeout: 30_000 }, async () => {
+  const a = await worker('T3A', { log: true })
+  const b = await worker('T3A', { log: true })
+  a.owned.add(H1)
+  await writeBatch(a, [await acceptCommit(a, 0)])
+  await writeBatch(a, [await acceptCommit(a, 1)], { mirror: false })
+  // One batch: an #account (upstream seq 102), then the commit of rev 2 (seq 103), both applied before
+  // either is appended; the worker dies after appending the #account only.
+  const accountEvent: UnsequencedEvent = { t: '#account', seq: 102, did: DID, active: true, status: null, time: new Date(0).toISOString() as Datetime }
+  await acceptCommit(a, 2)
+  await a.log?.append([accountEvent])
+  await closeWorker(a)
+  b.owned.add(H1)
+  const record = await b.shared.takeOver(H1)
+  assert.equal(stateOf(b).rev, REVS[1], 'not rev 2: its commit was never published')
+  assert.equal(record?.cursor, 101, 'b receives the #account and rev 2 again')
+  await closeWorker(b)
+})
+
 test('bucket pull: a bucket\'s revisions read straight from its stream (what catch-up uses when a watch stalls), overwritten ones gone, deletes marked; the same without a consumer (one get per message)', { timeout: 20_000 }, async () => {
   const nc = await connect({ servers: nats.urls, maxReconnectAttempts: 0 })
   connections.push(nc)
