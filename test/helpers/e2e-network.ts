@@ -32,6 +32,16 @@ export function streamUrl(httpUrl: string): string {
   return httpUrl.replace(/^http/, 'ws') + SUBSCRIBE
 }
 
+/**
+ * ATFED_TEST_RELAY_NATS=URL runs the relay child on a JetStream log (its own
+ * stream) instead of level, as test/relay/nats-relay.test.ts does for the
+ * in-process suites.
+ */
+function natsArgs(relayPort: number): string[] {
+  const url = process.env['ATFED_TEST_RELAY_NATS']
+  return url === undefined || url === '' ? [] : ['--nats', url, '--nats-stream', `E2E_${relayPort}`]
+}
+
 export async function startE2eNetwork(options: { plcUrl: string; root: string }): Promise<E2eNetwork> {
   const [relayPort, ...pdsPorts] = await Promise.all([freePort(), freePort(), freePort(), freePort()])
   const relayOrigin = `http://127.0.0.1:${relayPort}`
@@ -51,7 +61,7 @@ export async function startE2eNetwork(options: { plcUrl: string; root: string })
   const startRelay = (): Promise<AtfedChild> =>
     spawn(
       ['relay', '--port', String(relayPort), '--data', join(options.root, 'relay'), '--plc', options.plcUrl, '--dev',
-        '--host', `http://127.0.0.1:${pdsPorts[0]}`, '--host', `http://127.0.0.1:${pdsPorts[1]}`],
+        '--host', `http://127.0.0.1:${pdsPorts[0]}`, '--host', `http://127.0.0.1:${pdsPorts[1]}`, ...natsArgs(relayPort)],
       RELAY_READY,
     )
   try {
