@@ -10,6 +10,7 @@ import { connect } from 'node:net'
 import { JETSTREAM_FUTURE_TIME_TOLERANCE_MS } from '../../core/limits.ts'
 import { SubscriptionServer } from '../../core/stream/subscription-server.ts'
 import { ALICE, BOB, assertIncreasing, create, openJsonReader, waitFor, withJet } from './jetstream-harness.ts'
+import type { JetHarness } from './jetstream-harness.ts'
 import { openReader } from '../stream/stream-harness.ts'
 
 const POST = 'app.bsky.feed.post'
@@ -61,39 +62,30 @@ test('compress=true without zstd is refused; a non-GET upgrade is 405', () =>
     assert.match(response, /^HTTP\/1\.1 405/)
   }))
 
+/** Two subscribers fill the cap; the third is refused with `status`/`error`; once one leaves, another gets in and receives. */
+async function refusedAtCapUntilOneLeaves(h: JetHarness, status: number, error: string): Promise<void> {
+  const a = openJsonReader(h.url())
+  const b = openJsonReader(h.url())
+  await Promise.all([a.opened, b.opened])
+  const refused = await openJsonReader(h.url()).refused
+  assert.equal(refused.status, status)
+  assert.equal(JSON.parse(refused.body).error, error)
+  a.ws.close()
+  await a.closed
+  await waitFor(() => h.jet.stats().subscribers === 1)
+  const c = openJsonReader(h.url())
+  await c.opened
+  await h.commit(ALICE, [create(POST, 'k1', { $type: POST })])
+  await Promise.all([b.until((r) => r.messages.length === 1), c.until((r) => r.messages.length === 1)])
+  b.ws.close()
+  c.ws.close()
+}
+
 test('at most subscribersMax subscribers; the next one gets 503 TooManySubscribers until one leaves', () =>
-  withJet({ jetstream: { subscribersMax: 2 } }, async (h) => {
-    const a = openJsonReader(h.url())
-    const b = openJsonReader(h.url())
-    await Promise.all([a.opened, b.opened])
-    const refused = await openJsonReader(h.url()).refused
-    assert.equal(refused.status, 503)
-    assert.equal(JSON.parse(refused.body).error, 'TooManySubscribers')
-    a.ws.close()
-    await a.closed
-    await waitFor(() => h.jet.stats().subscribers === 1)
-    const c = openJsonReader(h.url())
-    await c.opened
-    await h.commit(ALICE, [create(POST, 'k1', { $type: POST })])
-    await Promise.all([b.until((r) => r.messages.length === 1), c.until((r) => r.messages.length === 1)])
-    b.ws.close()
-    c.ws.close()
-  }))
+  withJet({ jetstream: { subscribersMax: 2 } }, (h) => refusedAtCapUntilOneLeaves(h, 503, 'TooManySubscribers')))
 
 test('per-address cap: the next subscription from that address is 429 RateLimitExceeded until one leaves', () =>
-  withJet({ jetstream: { subscribersPerAddressMax: 1, limitLoopback: true } }, async (h) => {
-    const a = openJsonReader(h.url())
-    await a.opened
-    const refused = await openJsonReader(h.url()).refused
-    assert.equal(refused.status, 429)
-    assert.equal(JSON.parse(refused.body).error, 'RateLimitExceeded')
-    a.ws.close()
-    await a.closed
-    await waitFor(() => h.jet.stats().subscribers === 0)
-    const b = openJsonReader(h.url())
-    await b.opened
-    b.ws.close()
-  }))
+  withJet({ jetstream: { subscribersPerAddressMax: 2, limitLoopback: true } }, (h) => refusedAtCapUntilOneLeaves(h, 429, 'RateLimitExceeded')))
 
 function bigPost(i: number): ReturnType<typeof create> {
   return create(POST, `k${i}`, { $type: POST, text: 'x'.repeat(60_000), i })
