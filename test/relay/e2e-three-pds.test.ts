@@ -163,6 +163,16 @@ function checkRepos(streams: Streams, net: E2eNetwork, accounts: readonly Writer
   return commits
 }
 
+/**
+ * On a JetStream log (nats-e2e-three-pds.test.ts) a host's cursor reaches the
+ * KV bucket after its events reach the stream, not in one batch, and a restart
+ * resumes from what the stream vouches for exactly (relay/cluster/stream-states.ts):
+ * after the SIGKILL the relay may re-read events it already published, and
+ * those count as `RevReplay`. Nothing else may be dropped, and the checks above
+ * (every acknowledged commit exactly once, in per-repo order) still hold.
+ */
+const REPLAYS_EXPECTED = (process.env['ATFED_TEST_RELAY_NATS'] ?? '') !== ''
+
 async function checkHosts(net: E2eNetwork, pdsStreams: readonly StreamCollector[]): Promise<void> {
   const relay = new XrpcClient({ service: net.relayUrl })
   const hosts = (await relay.query<{ hosts: { hostname: string }[] }>('com.atproto.sync.listHosts')).body.hosts
@@ -171,7 +181,8 @@ async function checkHosts(net: E2eNetwork, pdsStreams: readonly StreamCollector[
     const hostname = hosts.find((h) => h.hostname.endsWith(`:${new URL(net.pdsUrls[p]!).port}`))!.hostname
     const status = (await relay.query<{ seq?: number; drops: Record<string, number> }>('com.atproto.sync.getHostStatus', { hostname })).body
     assert.equal(status.seq, stream.events.at(-1)!.seq, `host ${p}'s cursor is its PDS's last seq`)
-    assert.deepEqual(Object.entries(status.drops).filter(([, n]) => n > 0), [], `host ${p}: nothing dropped`)
+    const dropped = Object.entries(status.drops).filter(([reason, n]) => n > 0 && !(REPLAYS_EXPECTED && reason === 'RevReplay'))
+    assert.deepEqual(dropped, [], `host ${p}: nothing dropped`)
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * The relay's end-to-end suite over three PDS processes (e2e-three-pds.test.ts),
- * unchanged, with the relay child's event log on a JetStream stream of a
+ * with the relay child's event log on a JetStream stream of a
  * single-node nats-server started here (helpers/e2e-network.ts reads
- * ATFED_TEST_RELAY_NATS): SIGTERM and SIGKILL restarts of the relay included.
+ * ATFED_TEST_RELAY_NATS): SIGTERM and SIGKILL restarts of the relay included;
+ * re-read events after the SIGKILL may count as RevReplay (see checkHosts).
  * Afterwards the server's monitoring endpoint must show that stream holding
  * the events, so a relay that ignored the flag cannot pass for this one.
  */
