@@ -15,9 +15,10 @@
  * only the exact token that was verified hits.
  *
  * Bounded: at most PDS_ACCESS_TOKEN_CACHE_ENTRIES_MAX tokens, least recently
- * used dropped first (a Map keeps insertion order; a hit re-inserts); an
- * expired token is dropped when seen.
+ * used dropped first (core/crypto/key-cache.ts BoundedLru); an expired token
+ * is dropped when seen.
  */
+import { BoundedLru } from '../../core/crypto/key-cache.ts'
 import type { AccessScope } from '../../core/crypto/session-jwt.ts'
 import { PDS_ACCESS_TOKEN_CACHE_ENTRIES_MAX } from '../../core/limits.ts'
 import type { Did } from '../../core/syntax/did.ts'
@@ -25,11 +26,10 @@ import type { Did } from '../../core/syntax/did.ts'
 export type CachedAccessClaims = { readonly sub: Did; readonly scope: AccessScope; readonly exp: number }
 
 export class AccessTokenCache {
-  readonly #entries = new Map<string, CachedAccessClaims>()
-  readonly #max: number
+  readonly #entries: BoundedLru<string, CachedAccessClaims>
 
   constructor(max = PDS_ACCESS_TOKEN_CACHE_ENTRIES_MAX) {
-    this.#max = max
+    this.#entries = new BoundedLru(max)
   }
 
   get size(): number {
@@ -39,17 +39,13 @@ export class AccessTokenCache {
   /** The token's claims if it was verified before and has not expired at `nowMs`. */
   get(token: string, nowMs: number): CachedAccessClaims | undefined {
     const claims = this.#entries.get(token)
-    if (claims === undefined) return undefined
+    if (claims === undefined || nowMs / 1000 < claims.exp) return claims
     this.#entries.delete(token)
-    if (nowMs / 1000 >= claims.exp) return undefined
-    this.#entries.set(token, claims)
-    return claims
+    return undefined
   }
 
   /** Remember a token that just passed full verification. */
   add(token: string, claims: CachedAccessClaims): void {
-    this.#entries.delete(token)
     this.#entries.set(token, { sub: claims.sub, scope: claims.scope, exp: claims.exp })
-    if (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value as string)
   }
 }
