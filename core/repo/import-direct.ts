@@ -13,7 +13,7 @@
  *   check sees exactly the CAR, as if it were alone in the key space;
  * - `rollBack` deletes every block that was not there before (a CAR that
  *   fails its check, or an I/O failure before the head moves);
- * - `markReachable` writes one empty mark per block of the checked repo
+ * - `markReachable` writes one one-byte mark per block of the checked repo
  *   (commit, MST nodes, leaves' records) into a scratch key space of marks
  *   only, where LevelDB sorts them by CID for us, so memory stays flat;
  * - `sweepUnreachable`, once the head names the new commit, walks the
@@ -23,6 +23,7 @@
  * Crash safety comes from import.ts's marker, written before the first block.
  */
 import { REPO_IMPORT_DIRECT_PRIOR_BLOCKS_MAX } from '../limits.ts'
+import { PRESENCE_BYTES } from '../presence-value.ts'
 import type { CID } from '../data/cid.ts'
 import type { Did } from '../syntax/did.ts'
 import { BlockBatch } from './block-batch.ts'
@@ -32,7 +33,6 @@ import type { LevelRepoStore } from './block-store.ts'
 import { walkRepoTree } from './repo-walk.ts'
 import type { VerifiedRepo } from './verify-repo.ts'
 
-const EMPTY = new Uint8Array(0)
 
 export class PriorBlocks {
   readonly #present: Set<string>
@@ -83,15 +83,15 @@ export async function rollBack(store: LevelRepoStore, { did, prior }: { did: Did
   }
 }
 
-/** One empty block per block of the checked repo, under `marks`. */
+/** One one-byte mark per block of the checked repo, under `marks` (never empty: core/presence-value.ts). */
 export async function markReachable(
   store: LevelRepoStore,
   { reader, repo, marks }: { reader: BlockReader; repo: VerifiedRepo; marks: Did },
 ): Promise<void> {
   const batch = new BlockBatch((some) => store.writeBlocks(marks, some))
   try {
-    await batch.add({ cid: repo.commitCid, bytes: EMPTY })
-    for (const item of walkRepoTree(reader, repo.root)) await batch.add({ cid: item.cid, bytes: EMPTY })
+    await batch.add({ cid: repo.commitCid, bytes: PRESENCE_BYTES })
+    for (const item of walkRepoTree(reader, repo.root)) await batch.add({ cid: item.cid, bytes: PRESENCE_BYTES })
     await batch.drain()
   } finally {
     await batch.settle()

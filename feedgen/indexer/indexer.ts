@@ -33,6 +33,7 @@
 import type { AbstractBatchOperation } from 'abstract-level'
 import { isAtfedError } from '../../core/errors.ts'
 import { FEEDGEN_AUTHOR_HEADS_MAX } from '../../core/limits.ts'
+import { PRESENCE_TEXT } from '../../core/presence-value.ts'
 import { datetimeToMs } from '../../core/syntax/datetime.ts'
 import type { ConsumerAccount, ConsumerCommit, ConsumerEvent, ConsumerHandler, ConsumerOp, HandlerContext } from '../consumer/events.ts'
 import { joinKey, timeKey } from './keys.ts'
@@ -183,8 +184,8 @@ export class FeedIndexer {
           replyRoot: post.reply?.root.uri ?? null, replyParent: post.reply?.parent.uri ?? null,
         }
         put('post', op.uri, JSON.stringify(row))
-        put('author', joinKey(at.did, timeKey(sortAt), op.uri), '')
-        for (const term of terms) put('term', joinKey(term, timeKey(sortAt), op.uri), '')
+        put('author', joinKey(at.did, timeKey(sortAt), op.uri), PRESENCE_TEXT)
+        for (const term of terms) put('term', joinKey(term, timeKey(sortAt), op.uri), PRESENCE_TEXT)
         return sortAt
       }
       case 'like':

@@ -15,6 +15,7 @@ import { LevelCursorStore } from '../consumer/cursor-store.ts'
 import { AuthorHeads } from './author-heads.ts'
 import { KeyedCache } from './keyed-cache.ts'
 import { FEEDGEN_FOLLOWS_CACHED_MAX, FEEDGEN_FOLLOWS_SCAN_MAX } from '../../core/limits.ts'
+import { isPresenceValue } from '../../core/presence-value.ts'
 import { authorOf, joinKey, lastPart, prefixRange, repoRowRange, SEP, SUBLEVELS, timeKey } from './keys.ts'
 import type { FollowRow, PostRow, SublevelName, SubjectRow } from './keys.ts'
 
@@ -121,7 +122,7 @@ export class FeedStore {
   /** A repo's posts and reposts, newest first, older than `before`. */
   async authorPage(did: string, before: TimeCursor | null, limit: number): Promise<AuthorItem[]> {
     const entries = await this.#subs.author.iterator(pageRange(did, before, limit)).all()
-    return entries.map(([key, value]) => ({ time: Number(key.split(SEP)[1]), uri: lastPart(key), repostOf: value === '' ? null : value }))
+    return entries.map(([key, value]) => ({ time: Number(key.split(SEP)[1]), uri: lastPart(key), repostOf: isPresenceValue(value) ? null : value }))
   }
 
   /**
@@ -135,7 +136,7 @@ export class FeedStore {
     return {
       async read(n) {
         const entries = await iterator.nextv(n)
-        return entries.map(([key, value]) => ({ time: Number(key.split(SEP)[1]), uri: lastPart(key), repostOf: value === '' ? null : value }))
+        return entries.map(([key, value]) => ({ time: Number(key.split(SEP)[1]), uri: lastPart(key), repostOf: isPresenceValue(value) ? null : value }))
       },
       close: () => iterator.close(),
     }

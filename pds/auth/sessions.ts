@@ -29,6 +29,7 @@ import {
   type SessionSecret,
 } from '../../core/crypto/session-jwt.ts'
 import { PDS_REFRESH_TOKENS_SWEEP_MAX, REFRESH_JWT_GRACE_S, REFRESH_JWT_LIFETIME_S } from '../../core/limits.ts'
+import { PRESENCE_TEXT } from '../../core/presence-value.ts'
 import type { RootDb, StoreBatchOp } from '../../core/repo/block-store.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { KeyedMutex } from '../mutex.ts'
@@ -84,7 +85,7 @@ export class SessionStore {
   #putOps(jti: string, row: RefreshRow): StoreBatchOp[] {
     return [
       { type: 'put', sublevel: this.#rows, key: jti, value: row },
-      { type: 'put', sublevel: this.#byDid, key: `${row.did}\u0000${jti}`, value: '' },
+      { type: 'put', sublevel: this.#byDid, key: `${row.did}\u0000${jti}`, value: PRESENCE_TEXT },
     ] as StoreBatchOp[]
   }
 

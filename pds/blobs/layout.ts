@@ -20,6 +20,7 @@
  * Invariant: a gc row exists exactly for the meta rows with a deleteAfter.
  */
 import type { AbstractSublevel } from 'abstract-level'
+import { PRESENCE_TEXT } from '../../core/presence-value.ts'
 import type { RootDb, StoreBatchOp } from '../../core/repo/block-store.ts'
 import type { Did } from '../../core/syntax/did.ts'
 
@@ -113,6 +114,6 @@ export function metaOps(tables: BlobTables, at: { did: Did; cid: string }, prev:
     return ops
   }
   ops.push(put(tables.meta, metaKey(at.did, at.cid), encodeMeta(next)))
-  if (next.deleteAfter !== null) ops.push(put(tables.gc, gcKey(next.deleteAfter, at.did, at.cid), ''))
+  if (next.deleteAfter !== null) ops.push(put(tables.gc, gcKey(next.deleteAfter, at.did, at.cid), PRESENCE_TEXT))
   return ops
 }

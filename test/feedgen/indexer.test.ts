@@ -22,8 +22,9 @@ import { readCommitOps } from '../../feedgen/consumer/read-ops.ts'
 import { FeedIndexer } from '../../feedgen/indexer/indexer.ts'
 import { parseFollow, parsePost, parseSubjectRecord } from '../../feedgen/indexer/records.ts'
 import { FeedStore } from '../../feedgen/indexer/store.ts'
-import { SUBLEVELS } from '../../feedgen/indexer/keys.ts'
+import { joinKey, SUBLEVELS, timeKey } from '../../feedgen/indexer/keys.ts'
 import { normalizeKeyword, postTerms } from '../../feedgen/indexer/terms.ts'
+import { emptyValueKeys } from '../helpers/empty-values.ts'
 import { makeRng } from '../helpers/prng.ts'
 import type { Rng } from '../helpers/prng.ts'
 import { tempDir } from '../helpers/plc.ts'
@@ -163,6 +164,29 @@ test('idempotency: random histories replayed from random points give the same in
       }
     }
   } finally {
+    dir.remove()
+  }
+})
+
+test('the index never stores an empty value (classic-level leaks one allocation per empty value written); old empty author entries still read as posts', async () => {
+  const dir = tempDir('atfed-index-values-')
+  const store = await FeedStore.open(`${dir.path}/db`)
+  try {
+    const sim = new Sim(makeRng(7))
+    const indexer = new FeedIndexer(store)
+    for (let i = 0; i < 150; i++) {
+      const e = sim.next()
+      await indexer.handle(e, { cursorIfDone: () => e.seq })
+    }
+    assert.ok((await store.count('post')) > 0 && (await store.sub('term').keys().all()).length > 0)
+    assert.deepEqual(await emptyValueKeys(store.db), [])
+    // A store written before PRESENCE_TEXT holds '' for a post's author entry: still a post, not a repost.
+    const did = 'did:plc:oldoldoldoldoldoldoldold'
+    const uri = `at://${did}/app.bsky.feed.post/3kaaaaaaaaaa2`
+    await store.sub('author').put(joinKey(did, timeKey(Date.parse(NOW)), uri), '')
+    assert.deepEqual((await store.authorPage(did, null, 5)).map((i) => [i.uri, i.repostOf]), [[uri, null]])
+  } finally {
+    await store.close()
     dir.remove()
   }
 })

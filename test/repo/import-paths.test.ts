@@ -85,6 +85,26 @@ test('each way in replaces a new account, then an older repo, exactly (junk and 
   }
 })
 
+test('direct: the marks are one-byte values, never empty (classic-level leaks one allocation per empty value written)', async () => {
+  const keypair = generateKeypair('k256')
+  const incoming = grownRepo(25, 3, keypair)
+  await withTempStore(async ({ store }) => {
+    await storeMemoryRepo(store, new MemoryRepo(TEST_DID, keypair))
+    const writeBlocks = store.writeBlocks.bind(store)
+    const written: number[] = []
+    store.writeBlocks = async (did, blocks) => {
+      const all = []
+      for await (const b of blocks) all.push(b)
+      if (did === marksNamespace(TEST_DID)) for (const b of all) written.push(b.bytes.length)
+      return await writeBlocks(did, all)
+    }
+    await importRepoCar(pieces(carOf(incoming)), { store, did: TEST_DID, key: keypair.publicKey, memoryBytesMax: 0 })
+    assert.ok(written.length > incoming.records.size, `marks written: ${written.length}`)
+    assert.deepEqual(new Set(written), new Set([1]))
+    await assertExactly(store, incoming, 'direct, with the write watched')
+  })
+})
+
 test('a bad CAR leaves the stored repo as it was, in each way', async () => {
   const live = grownRepo(23, 3)
   const incoming = grownRepo(24, 4, live.keypair)
