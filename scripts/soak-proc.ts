@@ -28,17 +28,39 @@ export const FD_SLOPE_MAX_PER_MIN = 1
  * malloc (LevelDB's memtables, block and table caches, and what glibc keeps
  * of freed memory), code, stacks.
  */
-export type ProcSample = { rssMb: number; fds: number; heapMb: number | null; heapTotalMb: number | null; externalMb: number | null }
+export type ProcSample = {
+  rssMb: number
+  /** RSS split (/proc status `RssAnon`, `RssFile`): anonymous memory is the process's own; file pages are mapped files (LevelDB mmaps its table files for reads), backed by the page cache and reclaimable. */
+  rssAnonMb: number
+  rssFileMb: number
+  fds: number
+  /** CPU time used so far, all threads, user + system (/proc/<pid>/stat utime + stime). */
+  cpuS: number
+  heapMb: number | null
+  heapTotalMb: number | null
+  externalMb: number | null
+}
 
 const MB = 1024 * 1024
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's times (100 on every mainstream architecture). */
+const CLOCK_TICKS_PER_S = 100
+
+/** utime + stime in seconds; the fields after the `(comm)` (which may itself hold spaces or parentheses). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S
+}
 
 export function sampleProc(pid: number, probeDir?: string): ProcSample | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)
     if (kb === null) return null // a zombie has no VmRSS
+    const anon = /^RssAnon:\s+(\d+)\s+kB/m.exec(status)
+    const file = /^RssFile:\s+(\d+)\s+kB/m.exec(status)
     const memory = probeDir === undefined ? null : readProbe(join(probeDir, `${pid}.json`))
-    return { rssMb: Number(kb[1]) / 1024, fds: readdirSync(`/proc/${pid}/fd`).length,
+    return { rssMb: Number(kb[1]) / 1024, rssAnonMb: Number(anon?.[1] ?? kb[1]) / 1024, rssFileMb: Number(file?.[1] ?? 0) / 1024, fds: readdirSync(`/proc/${pid}/fd`).length, cpuS: cpuSeconds(pid),
       heapMb: memory === null ? null : memory.heapUsed / MB, heapTotalMb: memory === null ? null : memory.heapTotal / MB,
       externalMb: memory === null ? null : memory.external / MB }
   } catch {

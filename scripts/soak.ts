@@ -4,7 +4,10 @@
  * a paced createRecord load against the PDS (soak-load.ts), and every
  * `--interval` seconds one CSV row: achieved writes/s, write p99 latency,
  * the relay firehose's events/s as one consumer sees them, the feed
- * generator's lag, and each process's RSS and open fds (soak-proc.ts).
+ * generator's lag, and each process's RSS (split into anonymous and
+ * file-backed pages), open fds and CPU (soak-proc.ts), and the load's own
+ * CPU. The summary gives CPU per acknowledged write per process: on a
+ * machine whose cores are all busy, what the pipeline can carry.
  * At the end a PNG of RSS (top) and fds (bottom) over time per process,
  * and a summary with a FLAT/GROWING verdict per process.
  *
@@ -19,7 +22,7 @@
  * Bounded: `--clients` requests in flight at most, each with a timeout.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import os, { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createSoakAccounts, feedgenLagMs, firehoseCounter, keywordFeedUri, pacedWriters } from './soak-load.ts'
@@ -48,6 +51,8 @@ export type SoakRow = {
   firehosePerS: number
   feedgenLagMs: number | null
   procs: Record<string, ProcSample | null>
+  /** CPU used in the window, % of one core: each child (all its threads) and `load`, this process (the writers and the firehose counter). */
+  cpuPct: Record<string, number | null>
 }
 
 export type SoakReport = {
@@ -57,25 +62,32 @@ export type SoakReport = {
   writesPerS: number
   p99Ms: number
   rows: SoakRow[]
+  /** CPU ms per acknowledged write over the whole run, per child and `load`: where the cores went. */
+  cpuMsPerWrite: Record<string, number>
   crashed: string[]
   childEnv: Record<string, string>
   /** rss and fds decide; heap (JS heap in use), heapTotal (reserved by V8) and external (outside it) say which kind of memory moves. */
-  trends: Record<string, { rss: Trend; fds: Trend; heap: Trend; heapTotal: Trend; external: Trend }>
+  trends: Record<string, { rss: Trend; rssAnon: Trend; rssFile: Trend; fds: Trend; heap: Trend; heapTotal: Trend; external: Trend }>
   csvPath: string
   pngPath: string
 }
+
+/** The CPU columns: the four children and this process's load. */
+const CPU_OWNERS = [...SOAK_PROCESSES, 'load'] as const
 
 export const PROCESS_COLORS: Record<string, Rgb> = { plc: [31, 119, 180], pds: [214, 39, 40], relay: [44, 160, 44], feedgen: [255, 127, 14] }
 
 export function csvHeader(): string {
   return ['t_s', 'writes_per_s', 'write_errors', 'write_p99_ms', 'firehose_events_per_s', 'feedgen_lag_ms',
-    ...SOAK_PROCESSES.flatMap((p) => [`${p}_rss_mb`, `${p}_fds`, `${p}_heap_mb`, `${p}_heap_total_mb`, `${p}_external_mb`])].join(',')
+    ...SOAK_PROCESSES.flatMap((p) => [`${p}_rss_mb`, `${p}_rss_anon_mb`, `${p}_rss_file_mb`, `${p}_fds`, `${p}_heap_mb`, `${p}_heap_total_mb`, `${p}_external_mb`]),
+    ...CPU_OWNERS.map((p) => `${p}_cpu_pct`)].join(',')
 }
 
 function csvRow(r: SoakRow): string {
-  const proc = SOAK_PROCESSES.flatMap((p) => [r.procs[p]?.rssMb.toFixed(1) ?? '', String(r.procs[p]?.fds ?? ''),
+  const proc = SOAK_PROCESSES.flatMap((p) => [r.procs[p]?.rssMb.toFixed(1) ?? '', r.procs[p]?.rssAnonMb.toFixed(1) ?? '', r.procs[p]?.rssFileMb.toFixed(1) ?? '', String(r.procs[p]?.fds ?? ''),
     r.procs[p]?.heapMb?.toFixed(1) ?? '', r.procs[p]?.heapTotalMb?.toFixed(1) ?? '', r.procs[p]?.externalMb?.toFixed(1) ?? ''])
-  return [r.t.toFixed(1), r.writesPerS.toFixed(1), r.errors, r.p99Ms.toFixed(1), r.firehosePerS.toFixed(1), r.feedgenLagMs?.toFixed(0) ?? '', ...proc].join(',')
+  const cpu = CPU_OWNERS.map((p) => r.cpuPct[p]?.toFixed(0) ?? '')
+  return [r.t.toFixed(1), r.writesPerS.toFixed(1), r.errors, r.p99Ms.toFixed(1), r.firehosePerS.toFixed(1), r.feedgenLagMs?.toFixed(0) ?? '', ...proc, ...cpu].join(',')
 }
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
@@ -92,6 +104,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let writes = 0
   let errors = 0
   let started = 0
+  let firstCpu: Record<string, number | null> = {}
+  let lastCpuAll: Record<string, number | null> = {}
+  let writesAtFirstCpu = 0
+  let writesAtLastCpu = 0
   try {
     const accounts = await createSoakAccounts(net.urls.pds, Math.min(options.clients, 8))
     const feedUri = await keywordFeedUri(net.urls.feedgen)
@@ -99,6 +115,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const writers = pacedWriters(accounts, { clients: options.clients, ratePerS: options.ratePerS })
     started = performance.now()
     let last = started
+    const loadCpuS = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
+    const cpuS = (procs: Record<string, ProcSample | null>): Record<string, number | null> =>
+      ({ ...Object.fromEntries(SOAK_PROCESSES.map((p) => [p, procs[p]?.cpuS ?? null])), load: loadCpuS() })
+    let lastCpu = cpuS(Object.fromEntries(SOAK_PROCESSES.map((p) => [p, sampleProc(net.pids[p])])))
+    firstCpu = lastCpu
+    writesAtFirstCpu = 0
     try {
       writeFileSync(csvPath, `${csvHeader()}\n`)
       while (performance.now() - started < options.seconds * 1000 && net.crashed().length === 0) {
@@ -111,8 +133,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         errors += w.errors
         for (const l of w.latenciesMs) latencies.push(l)
         const procs = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, sampleProc(net.pids[p], probeDir(root))]))
+        const cpu = cpuS(procs)
+        const cpuPct = Object.fromEntries(CPU_OWNERS.map((p) => {
+          const [a, b] = [lastCpu[p], cpu[p]]
+          return [p, a == null || b == null ? null : ((b - a) / windowS) * 100]
+        }))
+        lastCpu = cpu
+        lastCpuAll = cpu
+        writesAtLastCpu = writes
         const row: SoakRow = { t: (now - started) / 1000, writesPerS: w.acked / windowS, errors: w.errors, p99Ms: percentile(w.latenciesMs, 99),
-          firehosePerS: firehose.take() / windowS, feedgenLagMs: await feedgenLagMs(net.urls.feedgen, feedUri), procs }
+          firehosePerS: firehose.take() / windowS, feedgenLagMs: await feedgenLagMs(net.urls.feedgen, feedUri), procs, cpuPct }
         rows.push(row)
         writeFileSync(csvPath, `${csvRow(row)}\n`, { flag: 'a' })
         log(csvRow(row))
@@ -135,12 +165,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   ]))
   const trends = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, {
     rss: trend(series(p, (s) => s.rssMb), RSS_SLOPE_MAX_MB_PER_MIN),
+    rssAnon: trend(series(p, (s) => s.rssAnonMb), RSS_SLOPE_MAX_MB_PER_MIN),
+    rssFile: trend(series(p, (s) => s.rssFileMb), RSS_SLOPE_MAX_MB_PER_MIN),
     fds: trend(series(p, (s) => s.fds), FD_SLOPE_MAX_PER_MIN),
     heap: trend(series(p, (s) => s.heapMb), RSS_SLOPE_MAX_MB_PER_MIN),
     heapTotal: trend(series(p, (s) => s.heapTotalMb), RSS_SLOPE_MAX_MB_PER_MIN),
     external: trend(series(p, (s) => s.externalMb), RSS_SLOPE_MAX_MB_PER_MIN),
   }]))
-  return { seconds, writes, errors, writesPerS: writes / seconds, p99Ms: percentile(latencies, 99), rows, crashed, childEnv: options.childEnv ?? {}, trends, csvPath, pngPath }
+  const cpuMsPerWrite = Object.fromEntries(CPU_OWNERS.flatMap((p) => {
+    const [a, b] = [firstCpu[p], lastCpuAll[p]]
+    const n = writesAtLastCpu - writesAtFirstCpu
+    return a == null || b == null || n === 0 ? [] : [[p, ((b - a) * 1000) / n]]
+  }))
+  return { seconds, writes, errors, writesPerS: writes / seconds, p99Ms: percentile(latencies, 99), rows, cpuMsPerWrite, crashed, childEnv: options.childEnv ?? {}, trends, csvPath, pngPath }
 }
 
 export function formatSummary(r: SoakReport, ratePerS: number): string {
@@ -154,8 +191,14 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
   const shape = (t: Trend, digits: number): string =>
     `${t.first.toFixed(digits)} / ${t.second.toFixed(digits)} / ${t.last.toFixed(digits)} (${t.slopePerMin >= 0 ? '+' : ''}${t.slopePerMin.toFixed(2)}/min)`
   for (const [p, t] of Object.entries(r.trends)) {
-    lines.push(`  ${p.padEnd(8)} RSS ${shape(t.rss, 0)} MB ${t.rss.verdict}; fds ${shape(t.fds, 0)} ${t.fds.verdict}; ` +
+    lines.push(`  ${p.padEnd(8)} RSS ${shape(t.rss, 0)} MB ${t.rss.verdict} (anon ${shape(t.rssAnon, 0)}, file ${shape(t.rssFile, 0)}); fds ${shape(t.fds, 0)} ${t.fds.verdict}; ` +
       `JS heap used ${shape(t.heap, 0)} of ${shape(t.heapTotal, 0)} MB; external ${shape(t.external, 1)} MB`)
+  }
+  const cpu = Object.entries(r.cpuMsPerWrite)
+  if (cpu.length > 0) {
+    const total = cpu.reduce((a, [, ms]) => a + ms, 0)
+    lines.push(`CPU per acknowledged write: ${cpu.map(([p, ms]) => `${p} ${ms.toFixed(2)} ms`).join(', ')}; total ${total.toFixed(2)} ms, ` +
+      `so ${os.availableParallelism()} cores carry at most ~${((os.availableParallelism() * 1000) / total).toFixed(0)} writes/s through this pipeline`)
   }
   const env = Object.entries(r.childEnv).map(([k, v]) => `${k}=${v}`).join(' ')
   if (env !== '') lines.push(`children ran with ${env}`)

@@ -51,8 +51,9 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     const columns = header!.split(',')
     assert.deepEqual(columns.slice(0, 6), ['t_s', 'writes_per_s', 'write_errors', 'write_p99_ms', 'firehose_events_per_s', 'feedgen_lag_ms'])
     for (const p of SOAK_PROCESSES) {
-      for (const c of ['rss_mb', 'fds', 'heap_mb', 'heap_total_mb', 'external_mb']) assert.ok(columns.includes(`${p}_${c}`), `${p}_${c}`)
+      for (const c of ['rss_mb', 'rss_anon_mb', 'rss_file_mb', 'fds', 'heap_mb', 'heap_total_mb', 'external_mb', 'cpu_pct']) assert.ok(columns.includes(`${p}_${c}`), `${p}_${c}`)
     }
+    assert.ok(columns.includes('load_cpu_pct'))
     assert.ok(rows.length >= 8, `${rows.length} rows`)
     const cells = rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [columns[i]!, v])))
     for (const row of cells) {
@@ -60,6 +61,9 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
       for (const p of SOAK_PROCESSES) {
         assert.ok(Number(row[`${p}_rss_mb`]) > 10, `${p} RSS sampled: ${JSON.stringify(row)}`)
         assert.ok(Number(row[`${p}_fds`]) > 3, `${p} fds sampled: ${JSON.stringify(row)}`)
+        const [rss, anon, file] = [Number(row[`${p}_rss_mb`]), Number(row[`${p}_rss_anon_mb`]), Number(row[`${p}_rss_file_mb`])]
+        assert.ok(anon > 1 && file > 1 && Math.abs(anon + file - rss) < 2, `${p} RSS split into anon + file (shmem aside): ${JSON.stringify(row)}`)
+        assert.ok(Number(row[`${p}_cpu_pct`]) >= 0 && Number(row[`${p}_cpu_pct`]) <= 100 * 64, `${p} CPU: ${JSON.stringify(row)}`)
         const [heap, external] = [Number(row[`${p}_heap_mb`]), Number(row[`${p}_external_mb`])]
         assert.ok(heap > 1 && heap <= Number(row[`${p}_heap_total_mb`]) && Number(row[`${p}_heap_total_mb`]) < Number(row[`${p}_rss_mb`]),
           `${p} JS heap from its probe: ${JSON.stringify(row)}`)
@@ -71,7 +75,10 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     assert.ok(full.some((r) => Number(r.firehose_events_per_s) > 0), 'the relay firehose carried events')
     assert.ok(cells.some((r) => r.feedgen_lag_ms !== '' && Number(r.feedgen_lag_ms) >= 0), 'the feed generator indexed posts')
     assert.ok(report.rows.every((r) => SOAK_PROCESSES.every((p) => r.procs[p] !== null)), 'every process sampled every time')
-    assert.match(formatSummary(report, 40), /pds +RSS .*\/min\) MB (FLAT|GROWING); fds .*JS heap used .* of .*external/)
+    assert.ok(Number(full.at(-1)!.pds_cpu_pct) > 0 && Number(full.at(-1)!.load_cpu_pct) > 0, 'the PDS and the load used CPU')
+    assert.match(formatSummary(report, 40), /pds +RSS .*\/min\) MB (FLAT|GROWING) \(anon .*, file .*\); fds .*JS heap used .* of .*external/)
+    assert.ok(report.cpuMsPerWrite['pds']! > 0 && report.cpuMsPerWrite['load']! > 0, JSON.stringify(report.cpuMsPerWrite))
+    assert.match(formatSummary(report, 40), /CPU per acknowledged write: plc [\d.]+ ms, pds [\d.]+ ms, relay [\d.]+ ms, feedgen [\d.]+ ms, load [\d.]+ ms; total/)
 
     const png = readFileSync(report.pngPath)
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
