@@ -8,20 +8,21 @@
  * file-backed pages), open fds and CPU (soak-proc.ts), and the load's own
  * CPU. The summary gives CPU per acknowledged write per process: on a
  * machine whose cores are all busy, what the pipeline can carry.
- * At the end a PNG of RSS (top) and fds (bottom) over time per process,
+ * At the end a PNG of RSS (top), anonymous RSS (middle) and fds (bottom) over time per process,
  * and a summary with a FLAT/GROWING verdict per process.
  *
  *   npm run soak                          10 min at 1,200 writes/s target
  *   npm run soak -- --minutes 60          the 1 h soak
  *   npm run soak -- --rate 300 --clients 16 --interval 5 --out .bench-out/soak
  *   npm run soak -- --env MALLOC_ARENA_MAX=2   extra environment for the children
+ *   npm run soak -- --replot DIR          redraw DIR/soak-rss-fds.png from DIR/soak.csv
  *
  * The target is twice the network's typical peak (~600 events/s); one PDS
  * sharing 2 cores with the other three services falls short of it, and the
  * summary says what was achieved (the schedule never bursts to catch up).
  * Bounded: `--clients` requests in flight at most, each with a timeout.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os, { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -159,10 +160,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const seconds = (performance.now() - started) / 1000
   const series = (p: string, f: (s: ProcSample) => number | null): [number, number][] =>
     rows.flatMap((r) => { const v = r.procs[p] ? f(r.procs[p]!) : null; return v === null ? [] : [[r.t, v] as [number, number]] })
-  writeFileSync(pngPath, lineChartPng([
-    { series: SOAK_PROCESSES.map((p) => ({ color: PROCESS_COLORS[p]!, points: series(p, (s) => s.rssMb) })) },
-    { series: SOAK_PROCESSES.map((p) => ({ color: PROCESS_COLORS[p]!, points: series(p, (s) => s.fds) })) },
-  ]))
+  writeFileSync(pngPath, soakPng(readFileSync(csvPath, 'utf8')))
   const trends = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, {
     rss: trend(series(p, (s) => s.rssMb), RSS_SLOPE_MAX_MB_PER_MIN),
     rssAnon: trend(series(p, (s) => s.rssAnonMb), RSS_SLOPE_MAX_MB_PER_MIN),
@@ -178,6 +176,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     return a == null || b == null || n === 0 ? [] : [[p, ((b - a) * 1000) / n]]
   }))
   return { seconds, writes, errors, writesPerS: writes / seconds, p99Ms: percentile(latencies, 99), rows, cpuMsPerWrite, crashed, childEnv: options.childEnv ?? {}, trends, csvPath, pngPath }
+}
+
+/** The plot of a soak CSV: RSS (top), its anonymous part (middle) and open fds (bottom) per process over time. */
+export function soakPng(csv: string): Uint8Array {
+  const [header = '', ...lines] = csv.trimEnd().split('\n')
+  const columns = header.split(',')
+  const rows = lines.map((l) => l.split(','))
+  const series = (column: string): [number, number][] => {
+    const at = columns.indexOf(column)
+    return at < 0 ? [] : rows.flatMap((r) => (r[at] === undefined || r[at] === '' ? [] : [[Number(r[0]), Number(r[at])] as [number, number]]))
+  }
+  const panel = (suffix: string) => ({ series: SOAK_PROCESSES.map((p) => ({ color: PROCESS_COLORS[p]!, points: series(`${p}_${suffix}`) })) })
+  return lineChartPng([panel('rss_mb'), panel('rss_anon_mb'), panel('fds')])
 }
 
 export function formatSummary(r: SoakReport, ratePerS: number): string {
@@ -203,7 +214,7 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
   const env = Object.entries(r.childEnv).map(([k, v]) => `${k}=${v}`).join(' ')
   if (env !== '') lines.push(`children ran with ${env}`)
   lines.push(r.crashed.length === 0 ? 'crashed: none' : `crashed: ${r.crashed.join('; ')}`)
-  lines.push(`csv ${r.csvPath}; plot ${r.pngPath} (RSS top, fds bottom; plc blue, pds red, relay green, feedgen orange)`)
+  lines.push(`csv ${r.csvPath}; plot ${r.pngPath} (RSS top, anonymous RSS middle, fds bottom; plc blue, pds red, relay green, feedgen orange)`)
   return lines.join('\n')
 }
 
@@ -211,14 +222,21 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     minutes: { type: 'string', default: '10' }, seconds: { type: 'string' }, rate: { type: 'string', default: '1200' },
     clients: { type: 'string', default: '32' }, interval: { type: 'string', default: '5' }, out: { type: 'string', default: '.bench-out/soak' },
-    env: { type: 'string', multiple: true, default: [] },
+    env: { type: 'string', multiple: true, default: [] }, replot: { type: 'string' },
   } })
+  if (values.replot !== undefined) {
+    const dir = resolve(values.replot)
+    writeFileSync(join(dir, 'soak-rss-fds.png'), soakPng(readFileSync(join(dir, 'soak.csv'), 'utf8')))
+    process.stdout.write(`plotted ${join(dir, 'soak-rss-fds.png')}\n`)
+    return
+  }
   const childEnv = Object.fromEntries(values.env.map((kv) => {
     const at = kv.indexOf('=')
     if (at < 1) throw new Error(`--env wants NAME=VALUE, got ${kv}`)
     return [kv.slice(0, at), kv.slice(at + 1)]
   }))
   const ratePerS = Number(values.rate)
+  process.stdout.write(`${csvHeader()}\n`)
   const report = await runSoak({
     seconds: values.seconds === undefined ? Number(values.minutes) * 60 : Number(values.seconds),
     ratePerS, clients: Number(values.clients), childEnv, intervalS: Number(values.interval), outDir: resolve(values.out),
@@ -229,6 +247,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
-  process.stdout.write(`${csvHeader()}\n`)
   await main()
 }

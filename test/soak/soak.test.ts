@@ -86,7 +86,7 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     assert.deepEqual(chunks.map((c) => c.type), ['IHDR', 'IDAT', 'IEND'])
     const ihdr = chunks[0]!.data
     const [width, height] = [ihdr.readUInt32BE(0), ihdr.readUInt32BE(4)]
-    assert.deepEqual([width, height, ihdr[8], ihdr[9]], [900, 600, 8, 2])
+    assert.deepEqual([width, height, ihdr[8], ihdr[9]], [900, 900, 8, 2])
     const raw = inflateSync(chunks[1]!.data)
     assert.equal(raw.length, height * (1 + width * 3))
     assert.ok(raw.some((b, i) => i % (1 + width * 3) !== 0 && b !== 255), 'something is drawn')
