@@ -12,19 +12,22 @@
  * Plain JavaScript: it runs before bin/atfed.js registers the TypeScript
  * loader. The timer is unref'd and the signal handler only exists when the
  * probe does, so a child without the variable runs unchanged. Worker
- * threads (the relay's verify pool) preload it too and skip it: the heap
- * figures are the main isolate's.
+ * threads (the relay's verify pool) preload it too and write
+ * `<dir>/<pid>-t<threadId>.json`: their heaps are in RSS but not in the
+ * main isolate's figures.
  */
 import { renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeHeapSnapshot } from 'node:v8'
-import { isMainThread } from 'node:worker_threads'
+import { isMainThread, threadId } from 'node:worker_threads'
 
 const dir = process.env.ATFED_SOAK_PROBE_DIR
 const PERIOD_MS = 1000
 
-if (dir && isMainThread) {
-  const path = join(dir, `${process.pid}.json`)
+if (dir) {
+  // Worker threads (the relay's verify pool) have their own V8 heaps, which
+  // RSS holds but the main isolate's figures do not: each writes its own file.
+  const path = join(dir, isMainThread ? `${process.pid}.json` : `${process.pid}-t${threadId}.json`)
   const write = () => {
     try {
       writeFileSync(`${path}.tmp`, JSON.stringify(process.memoryUsage()))
@@ -35,8 +38,10 @@ if (dir && isMainThread) {
   }
   write()
   setInterval(write, PERIOD_MS).unref()
-  let snapshots = 0
-  process.on('SIGUSR2', () => {
-    writeHeapSnapshot(join(dir, `${process.pid}-${++snapshots}.heapsnapshot`))
-  })
+  if (isMainThread) {
+    let snapshots = 0
+    process.on('SIGUSR2', () => {
+      writeHeapSnapshot(join(dir, `${process.pid}-${++snapshots}.heapsnapshot`))
+    })
+  }
 }

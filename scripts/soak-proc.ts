@@ -39,6 +39,8 @@ export type ProcSample = {
   heapMb: number | null
   heapTotalMb: number | null
   externalMb: number | null
+  /** The heaps V8 reserved for the process's worker threads, summed (their probe files); null without workers. */
+  workersHeapTotalMb: number | null
 }
 
 const MB = 1024 * 1024
@@ -62,10 +64,17 @@ export function sampleProc(pid: number, probeDir?: string): ProcSample | null {
     const memory = probeDir === undefined ? null : readProbe(join(probeDir, `${pid}.json`))
     return { rssMb: Number(kb[1]) / 1024, rssAnonMb: Number(anon?.[1] ?? kb[1]) / 1024, rssFileMb: Number(file?.[1] ?? 0) / 1024, fds: readdirSync(`/proc/${pid}/fd`).length, cpuS: cpuSeconds(pid),
       heapMb: memory === null ? null : memory.heapUsed / MB, heapTotalMb: memory === null ? null : memory.heapTotal / MB,
-      externalMb: memory === null ? null : memory.external / MB }
+      externalMb: memory === null ? null : memory.external / MB,
+      workersHeapTotalMb: probeDir === undefined ? null : workersHeapTotal(probeDir, pid) }
   } catch {
     return null
   }
+}
+
+function workersHeapTotal(probeDir: string, pid: number): number | null {
+  const files = readdirSync(probeDir).filter((f) => f.startsWith(`${pid}-t`) && f.endsWith('.json'))
+  const totals = files.flatMap((f) => { const m = readProbe(join(probeDir, f)); return m === null ? [] : [m.heapTotal / MB] })
+  return totals.length === 0 ? null : totals.reduce((a, b) => a + b, 0)
 }
 
 type ProbeMemory = { heapUsed: number; heapTotal: number; external: number }

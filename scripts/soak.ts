@@ -68,7 +68,7 @@ export type SoakReport = {
   crashed: string[]
   childEnv: Record<string, string>
   /** rss and fds decide; heap (JS heap in use), heapTotal (reserved by V8) and external (outside it) say which kind of memory moves. */
-  trends: Record<string, { rss: Trend; rssAnon: Trend; rssFile: Trend; fds: Trend; heap: Trend; heapTotal: Trend; external: Trend }>
+  trends: Record<string, { rss: Trend; rssAnon: Trend; rssFile: Trend; fds: Trend; heap: Trend; heapTotal: Trend; external: Trend; workersHeapTotal: Trend | null }>
   csvPath: string
   pngPath: string
 }
@@ -80,13 +80,13 @@ export const PROCESS_COLORS: Record<string, Rgb> = { plc: [31, 119, 180], pds: [
 
 export function csvHeader(): string {
   return ['t_s', 'writes_per_s', 'write_errors', 'write_p99_ms', 'firehose_events_per_s', 'feedgen_lag_ms',
-    ...SOAK_PROCESSES.flatMap((p) => [`${p}_rss_mb`, `${p}_rss_anon_mb`, `${p}_rss_file_mb`, `${p}_fds`, `${p}_heap_mb`, `${p}_heap_total_mb`, `${p}_external_mb`]),
+    ...SOAK_PROCESSES.flatMap((p) => [`${p}_rss_mb`, `${p}_rss_anon_mb`, `${p}_rss_file_mb`, `${p}_fds`, `${p}_heap_mb`, `${p}_heap_total_mb`, `${p}_external_mb`, `${p}_workers_heap_total_mb`]),
     ...CPU_OWNERS.map((p) => `${p}_cpu_pct`)].join(',')
 }
 
 function csvRow(r: SoakRow): string {
   const proc = SOAK_PROCESSES.flatMap((p) => [r.procs[p]?.rssMb.toFixed(1) ?? '', r.procs[p]?.rssAnonMb.toFixed(1) ?? '', r.procs[p]?.rssFileMb.toFixed(1) ?? '', String(r.procs[p]?.fds ?? ''),
-    r.procs[p]?.heapMb?.toFixed(1) ?? '', r.procs[p]?.heapTotalMb?.toFixed(1) ?? '', r.procs[p]?.externalMb?.toFixed(1) ?? ''])
+    r.procs[p]?.heapMb?.toFixed(1) ?? '', r.procs[p]?.heapTotalMb?.toFixed(1) ?? '', r.procs[p]?.externalMb?.toFixed(1) ?? '', r.procs[p]?.workersHeapTotalMb?.toFixed(1) ?? ''])
   const cpu = CPU_OWNERS.map((p) => r.cpuPct[p]?.toFixed(0) ?? '')
   return [r.t.toFixed(1), r.writesPerS.toFixed(1), r.errors, r.p99Ms.toFixed(1), r.firehosePerS.toFixed(1), r.feedgenLagMs?.toFixed(0) ?? '', ...proc, ...cpu].join(',')
 }
@@ -169,6 +169,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     heap: trend(series(p, (s) => s.heapMb), RSS_SLOPE_MAX_MB_PER_MIN),
     heapTotal: trend(series(p, (s) => s.heapTotalMb), RSS_SLOPE_MAX_MB_PER_MIN),
     external: trend(series(p, (s) => s.externalMb), RSS_SLOPE_MAX_MB_PER_MIN),
+    workersHeapTotal: series(p, (s) => s.workersHeapTotalMb).length === 0 ? null : trend(series(p, (s) => s.workersHeapTotalMb), RSS_SLOPE_MAX_MB_PER_MIN),
   }]))
   const cpuMsPerWrite = Object.fromEntries(CPU_OWNERS.flatMap((p) => {
     const [a, b] = [firstCpu[p], lastCpuAll[p]]
@@ -203,7 +204,8 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
     `${t.first.toFixed(digits)} / ${t.second.toFixed(digits)} / ${t.last.toFixed(digits)} (${t.slopePerMin >= 0 ? '+' : ''}${t.slopePerMin.toFixed(2)}/min)`
   for (const [p, t] of Object.entries(r.trends)) {
     lines.push(`  ${p.padEnd(8)} RSS ${shape(t.rss, 0)} MB ${t.rss.verdict} (anon ${shape(t.rssAnon, 0)}, file ${shape(t.rssFile, 0)}); fds ${shape(t.fds, 0)} ${t.fds.verdict}; ` +
-      `JS heap used ${shape(t.heap, 0)} of ${shape(t.heapTotal, 0)} MB; external ${shape(t.external, 1)} MB`)
+      `JS heap used ${shape(t.heap, 0)} of ${shape(t.heapTotal, 0)} MB; external ${shape(t.external, 1)} MB` +
+      (t.workersHeapTotal === null ? '' : `; worker threads' heaps ${shape(t.workersHeapTotal, 0)} MB`))
   }
   const cpu = Object.entries(r.cpuMsPerWrite)
   if (cpu.length > 0) {
