@@ -105,9 +105,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let writes = 0
   let errors = 0
   let started = 0
+  // CPU seconds per process at the first and the latest sample, and the writes acknowledged by the latest.
   let firstCpu: Record<string, number | null> = {}
-  let lastCpuAll: Record<string, number | null> = {}
-  let writesAtFirstCpu = 0
+  let lastCpu: Record<string, number | null> = {}
   let writesAtLastCpu = 0
   try {
     const accounts = await createSoakAccounts(net.urls.pds, Math.min(options.clients, 8))
@@ -119,9 +119,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const loadCpuS = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
     const cpuS = (procs: Record<string, ProcSample | null>): Record<string, number | null> =>
       ({ ...Object.fromEntries(SOAK_PROCESSES.map((p) => [p, procs[p]?.cpuS ?? null])), load: loadCpuS() })
-    let lastCpu = cpuS(Object.fromEntries(SOAK_PROCESSES.map((p) => [p, sampleProc(net.pids[p])])))
+    lastCpu = cpuS(Object.fromEntries(SOAK_PROCESSES.map((p) => [p, sampleProc(net.pids[p])])))
     firstCpu = lastCpu
-    writesAtFirstCpu = 0
     try {
       writeFileSync(csvPath, `${csvHeader()}\n`)
       while (performance.now() - started < options.seconds * 1000 && net.crashed().length === 0) {
@@ -140,7 +139,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           return [p, a == null || b == null ? null : ((b - a) / windowS) * 100]
         }))
         lastCpu = cpu
-        lastCpuAll = cpu
         writesAtLastCpu = writes
         const row: SoakRow = { t: (now - started) / 1000, writesPerS: w.acked / windowS, errors: w.errors, p99Ms: percentile(w.latenciesMs, 99),
           firehosePerS: firehose.take() / windowS, feedgenLagMs: await feedgenLagMs(net.urls.feedgen, feedUri), procs, cpuPct }
@@ -172,9 +170,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     workersHeapTotal: series(p, (s) => s.workersHeapTotalMb).length === 0 ? null : trend(series(p, (s) => s.workersHeapTotalMb), RSS_SLOPE_MAX_MB_PER_MIN),
   }]))
   const cpuMsPerWrite = Object.fromEntries(CPU_OWNERS.flatMap((p) => {
-    const [a, b] = [firstCpu[p], lastCpuAll[p]]
-    const n = writesAtLastCpu - writesAtFirstCpu
-    return a == null || b == null || n === 0 ? [] : [[p, ((b - a) * 1000) / n]]
+    const [a, b] = [firstCpu[p], lastCpu[p]]
+    return a == null || b == null || writesAtLastCpu === 0 ? [] : [[p, ((b - a) * 1000) / writesAtLastCpu]]
   }))
   return { seconds, writes, errors, writesPerS: writes / seconds, p99Ms: percentile(latencies, 99), rows, cpuMsPerWrite, crashed, childEnv: options.childEnv ?? {}, trends, csvPath, pngPath }
 }
