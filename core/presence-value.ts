@@ -14,7 +14,7 @@
 export const PRESENCE_TEXT = '1'
 export const PRESENCE_BYTES: Uint8Array = Uint8Array.of(1)
 
-/** True for a presence value, old (empty) or new. */
-export function isPresenceValue(value: string | Uint8Array): boolean {
-  return typeof value === 'string' ? value === '' || value === PRESENCE_TEXT : value.length === 0 || (value.length === 1 && value[0] === 1)
+/** True for a text presence value, old (empty) or new. */
+export function isPresenceValue(value: string): boolean {
+  return value === '' || value === PRESENCE_TEXT
 }
