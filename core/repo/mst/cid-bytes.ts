@@ -4,10 +4,9 @@
  * decoded from and are written back verbatim. `CID` objects are made only at
  * the public edges (a value returned to a caller, a block-store lookup).
  */
-import { createHash } from 'node:crypto'
 import { AtfedError } from '../../errors.ts'
 import * as Digest from 'multiformats/hashes/digest'
-import { CID, DAG_CBOR_CODEC, RAW_CODEC, SHA256_CODE } from '../../data/cid.ts'
+import { CID, DAG_CBOR_CODEC, RAW_CODEC, SHA256_CODE, sha256 } from '../../data/cid.ts'
 
 export const RAW_CID_BYTES = 36
 /** Prefix of every dag-cbor sha2-256 CIDv1: version, codec, hash code, digest length. */
@@ -17,7 +16,7 @@ const NODE_CID_PREFIX = Uint8Array.of(0x01, DAG_CBOR_CODEC, SHA256_CODE, 0x20)
 export function nodeCidFor(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(RAW_CID_BYTES)
   out.set(NODE_CID_PREFIX)
-  out.set(createHash('sha256').update(bytes).digest(), 4)
+  out.set(sha256(bytes), 4)
   return out
 }
 
