@@ -397,6 +397,15 @@ export const RELAY_SEQUENCER_FLUSH_MS = 5
 export const RELAY_SEQUENCER_BATCH_EVENTS = 500
 /** Sequencer: events queued for the next batch; past it ingest waits (every host's reader pauses). */
 export const RELAY_SEQUENCER_QUEUE_EVENTS_MAX = 5_000
+/**
+ * Sequencer: bytes of queued events (their CARs plus RELAY_SEQUENCER_EVENT_OVERHEAD_BYTES each);
+ * past it ingest waits too. A batch takes the whole queue and level builds it as one string on
+ * the main thread, so this caps that string: without it a disk stall let 5,000 events (~25 MB)
+ * pile up, and glibc kept the heap those batches grew.
+ */
+export const RELAY_SEQUENCER_QUEUE_BYTES_MAX = 8 * 1024 * 1024
+/** What the sequencer counts for an event beside its CAR (ops, DIDs, rev, frame header). */
+export const RELAY_SEQUENCER_EVENT_OVERHEAD_BYTES = 256
 /** Firehose replay window (indigo RELAY_REPLAY_WINDOW: 72 h) and how often expired events are trimmed. */
 export const RELAY_RETENTION_HOURS_DEFAULT = 72
 export const RELAY_TRIM_INTERVAL_MS = 60_000

@@ -17,8 +17,11 @@
  * queued change, or at once at RELAY_SEQUENCER_BATCH_EVENTS events; one batch
  * is written at a time (the next one gathers meanwhile: group commit).
  * `submit` never refuses: past RELAY_SEQUENCER_QUEUE_EVENTS_MAX queued events
- * it returns a promise that resolves once the queue has drained, and the
- * host readers wait on it (backpressure to every upstream socket).
+ * or RELAY_SEQUENCER_QUEUE_BYTES_MAX queued bytes it returns a promise that
+ * resolves once the queue has drained, and the host readers wait on it
+ * (backpressure to every upstream socket). The bytes bound is what keeps a
+ * batch small when a write stalls (fsync behind a busy disk): the batch
+ * takes the whole queue.
  *
  * On a JetStream log (`logJoinsBatch: false`, relay cluster) the events
  * cannot join the level batch: the stores are staged first (same instant as
@@ -33,7 +36,14 @@
  * restart reloads the last durable state.
  */
 import { AtfedError } from '../core/errors.ts'
-import { EVENT_LOG_APPEND_EVENTS_MAX, RELAY_SEQUENCER_BATCH_EVENTS, RELAY_SEQUENCER_FLUSH_MS, RELAY_SEQUENCER_QUEUE_EVENTS_MAX } from '../core/limits.ts'
+import {
+  EVENT_LOG_APPEND_EVENTS_MAX,
+  RELAY_SEQUENCER_BATCH_EVENTS,
+  RELAY_SEQUENCER_EVENT_OVERHEAD_BYTES,
+  RELAY_SEQUENCER_FLUSH_MS,
+  RELAY_SEQUENCER_QUEUE_BYTES_MAX,
+  RELAY_SEQUENCER_QUEUE_EVENTS_MAX,
+} from '../core/limits.ts'
 import type { EventLog, PendingAppend } from '../core/stream/event-log.ts'
 import type { UnsequencedEvent } from '../core/stream/events.ts'
 import type { RelayBatchOp, RelayDb, StagedWrites } from './relay-db.ts'
@@ -48,6 +58,7 @@ export type SequencerOptions = {
   flushMs?: number
   batchEvents?: number
   queueEventsMax?: number
+  queueBytesMax?: number
   /** fsync each batch (default true). */
   sync?: boolean
   onFatal?: (err: unknown) => void
@@ -57,9 +68,15 @@ export type SequencerOptions = {
 
 export type SequencerStats = { batches: number; events: number; largestBatch: number }
 
+/** What an event counts against RELAY_SEQUENCER_QUEUE_BYTES_MAX. */
+export function queuedBytes(event: UnsequencedEvent): number {
+  return RELAY_SEQUENCER_EVENT_OVERHEAD_BYTES + ('blocks' in event ? event.blocks.length : 0)
+}
+
 export class Sequencer {
   readonly #options: SequencerOptions
   #queue: UnsequencedEvent[] = []
+  #queuedBytes = 0
   #timer: NodeJS.Timeout | null = null
   #writing: Promise<void> | null = null
   #failed: unknown = null
@@ -73,9 +90,13 @@ export class Sequencer {
   /** Queue events (in order) for the next batch; a promise means "wait before submitting more". */
   submit(events: readonly UnsequencedEvent[]): Promise<void> | null {
     if (this.#failed !== null) throw new AtfedError('SequencerFailed', 'the relay event log failed; restart the relay')
-    for (const event of events) this.#queue.push(event)
+    for (const event of events) {
+      this.#queue.push(event)
+      this.#queuedBytes += queuedBytes(event)
+    }
     this.poke()
-    if (this.#queue.length < (this.#options.queueEventsMax ?? RELAY_SEQUENCER_QUEUE_EVENTS_MAX)) return null
+    const roomForEvents = this.#queue.length < (this.#options.queueEventsMax ?? RELAY_SEQUENCER_QUEUE_EVENTS_MAX)
+    if (roomForEvents && this.#queuedBytes < (this.#options.queueBytesMax ?? RELAY_SEQUENCER_QUEUE_BYTES_MAX)) return null
     return new Promise((resolve) => this.#waiters.push(resolve))
   }
 
@@ -106,6 +127,7 @@ export class Sequencer {
     if (this.#writing !== null || this.#failed !== null || !this.#hasWork()) return
     const events = this.#queue
     this.#queue = []
+    this.#queuedBytes = 0
     this.#writing = this.#write(events).finally(() => {
       this.#writing = null
       if (this.#hasWork()) setImmediate(() => this.poke())
