@@ -12,6 +12,7 @@
  *   (stage-car.ts `stageRepoCar`). `close()` removes that directory; a process
  *   exit removes it too, should the command die before closing.
  */
+import { LEVEL_STORE_OPTIONS } from '../core/level-options.ts'
 import { createReadStream, rmSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -46,7 +47,7 @@ export async function openRepoCarFile(
   const dir = await mkdtemp(join(tmpdir(), 'atfed-car-'))
   const removeOnExit = () => rmSync(dir, { recursive: true, force: true })
   process.once('exit', removeOnExit)
-  const db: RootDb = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+  const db: RootDb = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', ...LEVEL_STORE_OPTIONS })
   const close = async () => {
     await db.close()
     await rm(dir, { recursive: true, force: true })

@@ -59,8 +59,13 @@ export const CAR_READ_YIELD_BLOCKS = 512
 export const BLOCK_STORE_SCAN_ENTRIES_MAX = 1_000
 /** `writeBlocks` (bulk import) commits a level batch every this many blocks. */
 export const BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX = 1_000
-/** ... or as soon as a batch holds this many bytes of block data (LevelDB's memtable is 4 MiB). */
+/** ... or as soon as a batch holds this many bytes of block data (well under one memtable, LEVEL_WRITE_BUFFER_BYTES). */
 export const BLOCK_STORE_WRITE_BATCH_BYTES_MAX = 1_048_576
+
+// LevelDB, every store (core/level-options.ts)
+/** LevelDB memtable and table-file size for every store (core/level-options.ts says why; LevelDB's defaults are 4 MB and 2 MB). */
+export const LEVEL_WRITE_BUFFER_BYTES = 32 * 1024 * 1024
+export const LEVEL_TABLE_FILE_BYTES = 32 * 1024 * 1024
 
 // Crypto (core/crypto)
 /** Longest multibase key text accepted before base58 decoding (35-byte multikey ≈ 49 chars; legacy 65-byte ≈ 90). */
@@ -420,6 +425,8 @@ export const RELAY_SEND_BUFFER_BYTES_MAX = 64 * 1024
 export const RELAY_SEND_QUEUE_FRAMES_MAX = 16
 /** Account states kept in memory (clean ones evicted least recently used first). */
 export const RELAY_ACCOUNT_CACHE_ENTRIES_MAX = 200_000
+/** Account states moved per atomic batch from the relay's old `accounts` sublevel on open (relay/accounts.ts). */
+export const RELAY_ACCOUNT_MOVE_BATCH_MAX = 1_000
 /** Desync recovery: getRepo fetches at once, accounts waiting, largest CAR, time limit, wait before a retry. */
 export const RELAY_RESYNC_CONCURRENCY = 4
 export const RELAY_RESYNC_QUEUE_MAX = 1_000

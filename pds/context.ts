@@ -17,6 +17,7 @@
  * PLC client, the rate limiter, the write path and its hooks, and a timer
  * that trims firehose events older than the backfill window.
  */
+import { LEVEL_STORE_OPTIONS } from '../core/level-options.ts'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Level } from 'level'
@@ -87,7 +88,7 @@ export async function createPdsContext(config: PdsConfig, options: ContextOption
   const rotationKey = loadRotationKey(config.dataDir)
   const sessionSecret = createSessionSecret(loadJwtSecret(config.dataDir, config.jwtSecret))
   const lexicons = await loadLexiconDir(LEXICON_DIR)
-  const db: RootDb = new Level<Uint8Array, Uint8Array>(join(config.dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
+  const db: RootDb = new Level<Uint8Array, Uint8Array>(join(config.dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view', ...LEVEL_STORE_OPTIONS })
   await db.open()
   const now = options.now
   const [accounts, repos, refs, events, sessions] = await Promise.all([

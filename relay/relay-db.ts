@@ -8,6 +8,7 @@
  * so a host's cursor, the account states and the events they produced land
  * in the same atomic batch.
  */
+import { LEVEL_STORE_OPTIONS } from '../core/level-options.ts'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AbstractBatchOperation } from 'abstract-level'
@@ -22,7 +23,7 @@ export type StagedWrites = { ops: RelayBatchOp[]; settled(): void }
 
 export async function openRelayDb(dataDir: string): Promise<RelayDb> {
   mkdirSync(dataDir, { recursive: true })
-  const db: RelayDb = new Level(join(dataDir, 'relay-db'), { keyEncoding: 'utf8', valueEncoding: 'view' })
+  const db: RelayDb = new Level(join(dataDir, 'relay-db'), { keyEncoding: 'utf8', valueEncoding: 'view', ...LEVEL_STORE_OPTIONS })
   await db.open()
   return db
 }

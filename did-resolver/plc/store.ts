@@ -17,6 +17,7 @@
  * unique and increases with seq, and a time cursor can never skip or repeat
  * an entry. Entries are trusted on read: only validated ops are written.
  */
+import { LEVEL_STORE_OPTIONS } from '../../core/level-options.ts'
 import { Level } from 'level'
 import { AtfedError, assert } from '../../core/errors.ts'
 import type { Did } from '../../core/syntax/did.ts'
@@ -47,7 +48,7 @@ export class PlcStore {
   }
 
   static async open(dataDir: string): Promise<PlcStore> {
-    const db = new Level<string, Value>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'json' })
+    const db = new Level<string, Value>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'json', ...LEVEL_STORE_OPTIONS })
     try {
       await db.open()
     } catch (err) {

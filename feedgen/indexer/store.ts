@@ -9,6 +9,7 @@
  * the next page holds items strictly older in (time, uri) order, so two items
  * with the same time never repeat or vanish between pages.
  */
+import { LEVEL_STORE_OPTIONS } from '../../core/level-options.ts'
 import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { LevelCursorStore } from '../consumer/cursor-store.ts'
@@ -52,7 +53,7 @@ export class FeedStore {
 
   /** Open (creating if needed) the store in directory `path`. */
   static async open(path: string): Promise<FeedStore> {
-    const db = new Level<string, string>(path, UTF8)
+    const db = new Level<string, string>(path, { ...UTF8, ...LEVEL_STORE_OPTIONS })
     await db.open()
     const store = new FeedStore(db)
     await store.#ensureAuthorBounds()

@@ -16,6 +16,7 @@
  * never returned by queryLabels; the log keeps every label, and subscribers
  * apply `neg`/`exp` themselves, as the spec says.
  */
+import { LEVEL_STORE_OPTIONS } from '../../core/level-options.ts'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Level } from 'level'
@@ -69,7 +70,7 @@ export class LabelStore {
 
   static async open(dataDir: string, options: LabelStoreOptions = {}): Promise<LabelStore> {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-    const db = new Level<string, string>(join(dataDir, 'labels.db'), { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+    const db = new Level<string, string>(join(dataDir, 'labels.db'), { keyEncoding: 'utf8', valueEncoding: 'utf8', ...LEVEL_STORE_OPTIONS })
     await db.open()
     const log = await LevelEventLog.open(db, { name: 'labels', ...(options.now === undefined ? {} : { now: options.now }) })
     return new LabelStore(db, log, options)
