@@ -4,7 +4,17 @@
  * status and the status its host last announced.
  *
  * Reads are synchronous (the ingest's in-order step must not yield): a
- * bounded in-memory map in front of the `accounts` sublevel (`getSync`).
+ * bounded in-memory map in front of the `state/accounts` sublevel (`getSync`).
+ *
+ * Where the states sit in the key space matters: every sequencer batch
+ * writes events and account states together, and a LevelDB table covers
+ * the range from its smallest to its largest key. States that sorted
+ * before the event log (the old `accounts` sublevel) made every new table
+ * span all older events, so compaction kept rewriting the log (8.5x the
+ * bytes flushed in a soak); after the log, new tables overlap only the
+ * newest ones. `open` moves states from the old sublevel, in atomic
+ * batches of RELAY_ACCOUNT_MOVE_BATCH_MAX (a key is always in exactly one
+ * of the two; an interrupted move goes on at the next start).
  * Writes change the in-memory state at once and mark it dirty; the sequencer
  * stages dirty states into the same batch as the events they produced.
  * Entries that are dirty or in a batch being written are never evicted, so a
@@ -18,7 +28,7 @@
  * stay active (spec: that status may come with active=true).
  */
 import type { AbstractSublevel } from 'abstract-level'
-import { RELAY_ACCOUNT_CACHE_ENTRIES_MAX } from '../core/limits.ts'
+import { RELAY_ACCOUNT_CACHE_ENTRIES_MAX, RELAY_ACCOUNT_MOVE_BATCH_MAX } from '../core/limits.ts'
 import { parseCid } from '../core/data/cid.ts'
 import type { CID } from '../core/data/cid.ts'
 import { ACCOUNT_STATUSES } from '../core/stream/events.ts'
@@ -79,6 +89,28 @@ function decode(json: string): AccountState {
 /** The stored JSON of an account state (also the relay cluster's KV value, relay/cluster/shared-state.ts). */
 export { encode as encodeAccountJson, decode as decodeAccountJson }
 
+/** The sublevel path of account states: it sorts after the event log (`events`), see the header. */
+export const ACCOUNTS_SUBLEVEL = ['state', 'accounts'] as const
+/** Where account states were kept before (sorting before the event log); moved out on open. */
+export const OLD_ACCOUNTS_SUBLEVEL = 'accounts'
+
+/** Move every state from the old sublevel into the new one; returns how many were moved. */
+async function moveOldStates(db: RelayDb, to: Sublevel, batchMax: number): Promise<number> {
+  const from = db.sublevel<string, string>(OLD_ACCOUNTS_SUBLEVEL, { valueEncoding: 'utf8' }) as unknown as Sublevel
+  let moved = 0
+  for (;;) {
+    const entries = await from.iterator({ limit: batchMax }).all()
+    if (entries.length === 0) return moved
+    const ops: RelayBatchOp[] = []
+    for (const [did, json] of entries) {
+      ops.push({ type: 'put', sublevel: to, key: did, value: json } as RelayBatchOp)
+      ops.push({ type: 'del', sublevel: from, key: did } as RelayBatchOp)
+    }
+    await db.batch(ops, { sync: true })
+    moved += entries.length
+  }
+}
+
 export class AccountStore {
   readonly #sub: Sublevel
   readonly #entriesMax: number
@@ -92,10 +124,16 @@ export class AccountStore {
     this.#entriesMax = entriesMax
   }
 
-  static async open(db: RelayDb, options: { entriesMax?: number } = {}): Promise<AccountStore> {
-    const sub = db.sublevel<string, string>('accounts', { valueEncoding: 'utf8' }) as unknown as Sublevel
+  static async open(db: RelayDb, options: { entriesMax?: number; moveBatchMax?: number } = {}): Promise<AccountStore> {
+    const sub = db.sublevel<string, string>([...ACCOUNTS_SUBLEVEL], { valueEncoding: 'utf8' }) as unknown as Sublevel
     await sub.open()
+    await moveOldStates(db, sub, options.moveBatchMax ?? RELAY_ACCOUNT_MOVE_BATCH_MAX)
     return new AccountStore(sub, options.entriesMax ?? RELAY_ACCOUNT_CACHE_ENTRIES_MAX)
+  }
+
+  /** The key prefix of this store's sublevel (the relay cluster tells account ops apart by it). */
+  get prefix(): string {
+    return this.#sub.prefix
   }
 
   get(did: Did): AccountState | null {

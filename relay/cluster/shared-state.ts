@@ -291,7 +291,7 @@ export class SharedState {
     // the accounts queued before it ahead of its host records; a host record (its cursor)
     // queued before this batch's accounts could reach the bucket ahead of them.
     for (const op of puts) {
-      if (prefixOf(op) !== '!accounts!') continue
+      if (prefixOf(op) !== this.#options.accounts.prefix) continue
       const value = op.value as string
       const { host } = JSON.parse(value) as { host: HostName }
       const loaded = this.#fromBucket.get(op.key as string)
