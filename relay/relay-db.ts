@@ -1,9 +1,11 @@
 /**
  * The relay's one `level` database under `<dataDir>/relay-db`, and the
- * shapes its stores share. Three areas, each a sublevel of the root:
+ * shapes its stores share. Three areas, each a sublevel of the root, in
+ * key order:
  * - the event log (core/stream/event-log-level.ts, name `events`);
  * - `hosts`: hostname → host record (JSON), hosts/host-registry.ts;
- * - `accounts`: DID → account state (JSON), accounts.ts.
+ * - `state/accounts`: DID → account state (JSON), accounts.ts.
+ * The two stores sort after the log on purpose (accounts.ts says why).
  * Every write to them goes through the sequencer's batches (sequencer.ts),
  * so a host's cursor, the account states and the events they produced land
  * in the same atomic batch.
