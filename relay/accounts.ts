@@ -5,6 +5,10 @@
  *
  * Reads are synchronous (the ingest's in-order step must not yield): a
  * bounded in-memory map in front of the `state/accounts` sublevel (`getSync`).
+ * Writes change the in-memory state at once and mark it dirty; the sequencer
+ * stages dirty states into the same batch as the events they produced.
+ * Entries that are dirty or in a batch being written are never evicted, so a
+ * read can never see an older state from disk than the one already decided.
  *
  * Where the states sit in the key space matters: every sequencer batch
  * writes events and account states together, and a LevelDB table covers
@@ -15,10 +19,6 @@
  * newest ones. `open` moves states from the old sublevel, in atomic
  * batches of RELAY_ACCOUNT_MOVE_BATCH_MAX (a key is always in exactly one
  * of the two; an interrupted move goes on at the next start).
- * Writes change the in-memory state at once and mark it dirty; the sequencer
- * stages dirty states into the same batch as the events they produced.
- * Entries that are dirty or in a batch being written are never evicted, so a
- * read can never see an older state from disk than the one already decided.
  *
  * Status (account spec, indigo's model): `status` is ours: `active`,
  * `desynchronized` (a chain break; a resync is due) or `takendown`;
@@ -94,20 +94,18 @@ export const ACCOUNTS_SUBLEVEL = ['state', 'accounts'] as const
 /** Where account states were kept before (sorting before the event log); moved out on open. */
 export const OLD_ACCOUNTS_SUBLEVEL = 'accounts'
 
-/** Move every state from the old sublevel into the new one; returns how many were moved. */
-async function moveOldStates(db: RelayDb, to: Sublevel, batchMax: number): Promise<number> {
+/** Move every state from the old sublevel into the new one. */
+async function moveOldStates(db: RelayDb, to: Sublevel, batchMax: number): Promise<void> {
   const from = db.sublevel<string, string>(OLD_ACCOUNTS_SUBLEVEL, { valueEncoding: 'utf8' }) as unknown as Sublevel
-  let moved = 0
   for (;;) {
     const entries = await from.iterator({ limit: batchMax }).all()
-    if (entries.length === 0) return moved
+    if (entries.length === 0) return
     const ops: RelayBatchOp[] = []
     for (const [did, json] of entries) {
       ops.push({ type: 'put', sublevel: to, key: did, value: json } as RelayBatchOp)
       ops.push({ type: 'del', sublevel: from, key: did } as RelayBatchOp)
     }
     await db.batch(ops, { sync: true })
-    moved += entries.length
   }
 }
 
