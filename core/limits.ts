@@ -66,6 +66,10 @@ export const BLOCK_STORE_WRITE_BATCH_BYTES_MAX = 1_048_576
 /** LevelDB memtable and table-file size for every store (core/level-options.ts says why; LevelDB's defaults are 4 MB and 2 MB). */
 export const LEVEL_WRITE_BUFFER_BYTES = 32 * 1024 * 1024
 export const LEVEL_TABLE_FILE_BYTES = 32 * 1024 * 1024
+/** LevelDB data block size for every store (LevelDB's default 4 KB): an open table's index, held in memory, has one entry per block. */
+export const LEVEL_BLOCK_BYTES = 16 * 1024
+/** Tables LevelDB keeps open (its default): bounds the in-memory table indexes, ~0.1 MB per 32 MB table at 16 KB blocks. */
+export const LEVEL_OPEN_TABLES_MAX = 1_000
 
 // Crypto (core/crypto)
 /** Longest multibase key text accepted before base58 decoding (35-byte multikey ≈ 49 chars; legacy 65-byte ≈ 90). */

@@ -8,13 +8,15 @@
  * file-backed pages), open fds and CPU (soak-proc.ts), and the load's own
  * CPU. The summary gives CPU per acknowledged write per process: on a
  * machine whose cores are all busy, what the pipeline can carry.
- * At the end a PNG of RSS (top), anonymous RSS (middle) and fds (bottom) over time per process,
+ * At the end a PNG over time per process (RSS; anonymous RSS; anonymous RSS
+ * less the LevelDB table indexes, which grow with the data stored; fds),
  * and a summary with a FLAT/GROWING verdict per process.
  *
  *   npm run soak                          10 min at 1,200 writes/s target
  *   npm run soak -- --minutes 60          the 1 h soak
  *   npm run soak -- --rate 300 --clients 16 --interval 5 --out .bench-out/soak
  *   npm run soak -- --env MALLOC_ARENA_MAX=2   extra environment for the children
+ *   npm run soak -- --keep                leave the data directories for inspection
  *   npm run soak -- --replot DIR          redraw DIR/soak-rss-fds.png from DIR/soak.csv
  *
  * The target is twice the network's typical peak (~600 events/s); one PDS
@@ -28,6 +30,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createSoakAccounts, feedgenLagMs, firehoseCounter, keywordFeedUri, pacedWriters } from './soak-load.ts'
 import { SOAK_PROCESSES, probeDir, startSoakNetwork } from './soak-network.ts'
+import { levelTableIndexSize } from './level-table-index.ts'
 import { lineChartPng } from './soak-png.ts'
 import type { Rgb } from './soak-png.ts'
 import { FD_SLOPE_MAX_PER_MIN, RSS_SLOPE_MAX_MB_PER_MIN, percentile, sampleProc, trend } from './soak-proc.ts'
@@ -41,6 +44,8 @@ export type SoakOptions = {
   outDir: string
   /** Extra environment for the four children (e.g. `{ MALLOC_ARENA_MAX: '2' }`). */
   childEnv?: Record<string, string>
+  /** Leave the four data directories in place (their path is logged) instead of deleting them. */
+  keepData?: boolean
   log?: (line: string) => void
 }
 
@@ -52,6 +57,8 @@ export type SoakRow = {
   firehosePerS: number
   feedgenLagMs: number | null
   procs: Record<string, ProcSample | null>
+  /** In-memory size of each child's LevelDB table indexes, read from its table files (level-table-index.ts): memory that grows with the data stored. */
+  levelIndexMb: Record<string, number | null>
   /** CPU used in the window, % of one core: each child (all its threads) and `load`, this process (the writers and the firehose counter). */
   cpuPct: Record<string, number | null>
 }
@@ -68,7 +75,7 @@ export type SoakReport = {
   crashed: string[]
   childEnv: Record<string, string>
   /** rss and fds decide; heap (JS heap in use), heapTotal (reserved by V8) and external (outside it) say which kind of memory moves. */
-  trends: Record<string, { rss: Trend; rssAnon: Trend; rssFile: Trend; fds: Trend; heap: Trend; heapTotal: Trend; external: Trend; workersHeapTotal: Trend | null }>
+  trends: Record<string, { rss: Trend; rssAnon: Trend; rssFile: Trend; levelIndex: Trend; rssAnonNetOfIndex: Trend; fds: Trend; heap: Trend; heapTotal: Trend; external: Trend; workersHeapTotal: Trend | null }>
   csvPath: string
   pngPath: string
 }
@@ -80,13 +87,22 @@ export const PROCESS_COLORS: Record<string, Rgb> = { plc: [31, 119, 180], pds: [
 
 export function csvHeader(): string {
   return ['t_s', 'writes_per_s', 'write_errors', 'write_p99_ms', 'firehose_events_per_s', 'feedgen_lag_ms',
-    ...SOAK_PROCESSES.flatMap((p) => [`${p}_rss_mb`, `${p}_rss_anon_mb`, `${p}_rss_file_mb`, `${p}_fds`, `${p}_heap_mb`, `${p}_heap_total_mb`, `${p}_external_mb`, `${p}_workers_heap_total_mb`]),
+    ...SOAK_PROCESSES.flatMap((p) => [`${p}_rss_mb`, `${p}_rss_anon_mb`, `${p}_rss_file_mb`, `${p}_fds`, `${p}_heap_mb`, `${p}_heap_total_mb`, `${p}_external_mb`, `${p}_workers_heap_total_mb`, `${p}_level_index_mb`]),
     ...CPU_OWNERS.map((p) => `${p}_cpu_pct`)].join(',')
+}
+
+/** A child's LevelDB table indexes in MB; null when its directory cannot be read (not created yet). */
+function levelIndexMbOf(dataDir: string): number | null {
+  try {
+    return levelTableIndexSize(dataDir).indexBytes / (1024 * 1024)
+  } catch {
+    return null
+  }
 }
 
 function csvRow(r: SoakRow): string {
   const proc = SOAK_PROCESSES.flatMap((p) => [r.procs[p]?.rssMb.toFixed(1) ?? '', r.procs[p]?.rssAnonMb.toFixed(1) ?? '', r.procs[p]?.rssFileMb.toFixed(1) ?? '', String(r.procs[p]?.fds ?? ''),
-    r.procs[p]?.heapMb?.toFixed(1) ?? '', r.procs[p]?.heapTotalMb?.toFixed(1) ?? '', r.procs[p]?.externalMb?.toFixed(1) ?? '', r.procs[p]?.workersHeapTotalMb?.toFixed(1) ?? ''])
+    r.procs[p]?.heapMb?.toFixed(1) ?? '', r.procs[p]?.heapTotalMb?.toFixed(1) ?? '', r.procs[p]?.externalMb?.toFixed(1) ?? '', r.procs[p]?.workersHeapTotalMb?.toFixed(1) ?? '', r.levelIndexMb[p]?.toFixed(1) ?? ''])
   const cpu = CPU_OWNERS.map((p) => r.cpuPct[p]?.toFixed(0) ?? '')
   return [r.t.toFixed(1), r.writesPerS.toFixed(1), r.errors, r.p99Ms.toFixed(1), r.firehosePerS.toFixed(1), r.feedgenLagMs?.toFixed(0) ?? '', ...proc, ...cpu].join(',')
 }
@@ -133,6 +149,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         errors += w.errors
         for (const l of w.latenciesMs) latencies.push(l)
         const procs = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, sampleProc(net.pids[p], probeDir(root))]))
+        const levelIndexMb = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, levelIndexMbOf(join(root, p))]))
         const cpu = cpuS(procs)
         const cpuPct = Object.fromEntries(CPU_OWNERS.map((p) => {
           const [a, b] = [lastCpu[p], cpu[p]]
@@ -141,7 +158,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         lastCpu = cpu
         writesAtLastCpu = writes
         const row: SoakRow = { t: (now - started) / 1000, writesPerS: w.acked / windowS, errors: w.errors, p99Ms: percentile(w.latenciesMs, 99),
-          firehosePerS: firehose.take() / windowS, feedgenLagMs: await feedgenLagMs(net.urls.feedgen, feedUri), procs, cpuPct }
+          firehosePerS: firehose.take() / windowS, feedgenLagMs: await feedgenLagMs(net.urls.feedgen, feedUri), procs, levelIndexMb, cpuPct }
         rows.push(row)
         writeFileSync(csvPath, `${csvRow(row)}\n`, { flag: 'a' })
         log(csvRow(row))
@@ -153,16 +170,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   } finally {
     crashed.push(...net.crashed())
     await net.close()
-    rmSync(root, { recursive: true, force: true })
+    if (options.keepData === true) process.stderr.write(`soak: data kept in ${root}\n`)
+    else rmSync(root, { recursive: true, force: true })
   }
   const seconds = (performance.now() - started) / 1000
   const series = (p: string, f: (s: ProcSample) => number | null): [number, number][] =>
     rows.flatMap((r) => { const v = r.procs[p] ? f(r.procs[p]!) : null; return v === null ? [] : [[r.t, v] as [number, number]] })
+  const index = (p: string): [number, number][] =>
+    rows.flatMap((r) => { const v = r.levelIndexMb[p]; return v == null ? [] : [[r.t, v] as [number, number]] })
+  const anonNetOfIndex = (p: string): [number, number][] =>
+    rows.flatMap((r) => { const [s, v] = [r.procs[p], r.levelIndexMb[p]]; return s == null || v == null ? [] : [[r.t, s.rssAnonMb - v] as [number, number]] })
   writeFileSync(pngPath, soakPng(readFileSync(csvPath, 'utf8')))
   const trends = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, {
     rss: trend(series(p, (s) => s.rssMb), RSS_SLOPE_MAX_MB_PER_MIN),
     rssAnon: trend(series(p, (s) => s.rssAnonMb), RSS_SLOPE_MAX_MB_PER_MIN),
     rssFile: trend(series(p, (s) => s.rssFileMb), RSS_SLOPE_MAX_MB_PER_MIN),
+    levelIndex: trend(index(p), RSS_SLOPE_MAX_MB_PER_MIN),
+    rssAnonNetOfIndex: trend(anonNetOfIndex(p), RSS_SLOPE_MAX_MB_PER_MIN),
     fds: trend(series(p, (s) => s.fds), FD_SLOPE_MAX_PER_MIN),
     heap: trend(series(p, (s) => s.heapMb), RSS_SLOPE_MAX_MB_PER_MIN),
     heapTotal: trend(series(p, (s) => s.heapTotalMb), RSS_SLOPE_MAX_MB_PER_MIN),
@@ -176,7 +200,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   return { seconds, writes, errors, writesPerS: writes / seconds, p99Ms: percentile(latencies, 99), rows, cpuMsPerWrite, crashed, childEnv: options.childEnv ?? {}, trends, csvPath, pngPath }
 }
 
-/** The plot of a soak CSV: RSS (top), its anonymous part (middle) and open fds (bottom) per process over time. */
+/**
+ * The plot of a soak CSV, per process over time: RSS, its anonymous part,
+ * the anonymous part less the LevelDB table indexes (what does not grow
+ * with the data stored), open fds.
+ */
 export function soakPng(csv: string): Uint8Array {
   const [header = '', ...lines] = csv.trimEnd().split('\n')
   const columns = header.split(',')
@@ -186,7 +214,13 @@ export function soakPng(csv: string): Uint8Array {
     return at < 0 ? [] : rows.flatMap((r) => (r[at] === undefined || r[at] === '' ? [] : [[Number(r[0]), Number(r[at])] as [number, number]]))
   }
   const panel = (suffix: string) => ({ series: SOAK_PROCESSES.map((p) => ({ color: PROCESS_COLORS[p]!, points: series(`${p}_${suffix}`) })) })
-  return lineChartPng([panel('rss_mb'), panel('rss_anon_mb'), panel('fds')])
+  const anonNetOfIndex = {
+    series: SOAK_PROCESSES.map((p) => {
+      const index = new Map(series(`${p}_level_index_mb`))
+      return { color: PROCESS_COLORS[p]!, points: series(`${p}_rss_anon_mb`).flatMap(([t, v]) => (index.has(t) ? [[t, v - index.get(t)!] as [number, number]] : [])) }
+    }),
+  }
+  return lineChartPng([panel('rss_mb'), panel('rss_anon_mb'), anonNetOfIndex, panel('fds')])
 }
 
 export function formatSummary(r: SoakReport, ratePerS: number): string {
@@ -202,7 +236,8 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
   for (const [p, t] of Object.entries(r.trends)) {
     lines.push(`  ${p.padEnd(8)} RSS ${shape(t.rss, 0)} MB ${t.rss.verdict} (anon ${shape(t.rssAnon, 0)}, file ${shape(t.rssFile, 0)}); fds ${shape(t.fds, 0)} ${t.fds.verdict}; ` +
       `JS heap used ${shape(t.heap, 0)} of ${shape(t.heapTotal, 0)} MB; external ${shape(t.external, 1)} MB` +
-      (t.workersHeapTotal === null ? '' : `; worker threads' heaps ${shape(t.workersHeapTotal, 0)} MB`))
+      (t.workersHeapTotal === null ? '' : `; worker threads' heaps ${shape(t.workersHeapTotal, 0)} MB`) +
+      `; anon less LevelDB table indexes ${shape(t.rssAnonNetOfIndex, 0)} MB ${t.rssAnonNetOfIndex.verdict} (indexes ${shape(t.levelIndex, 1)} MB)`)
   }
   const cpu = Object.entries(r.cpuMsPerWrite)
   if (cpu.length > 0) {
@@ -213,7 +248,7 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
   const env = Object.entries(r.childEnv).map(([k, v]) => `${k}=${v}`).join(' ')
   if (env !== '') lines.push(`children ran with ${env}`)
   lines.push(r.crashed.length === 0 ? 'crashed: none' : `crashed: ${r.crashed.join('; ')}`)
-  lines.push(`csv ${r.csvPath}; plot ${r.pngPath} (RSS top, anonymous RSS middle, fds bottom; plc blue, pds red, relay green, feedgen orange)`)
+  lines.push(`csv ${r.csvPath}; plot ${r.pngPath} (top to bottom: RSS, anonymous RSS, anonymous less LevelDB table indexes, fds; plc blue, pds red, relay green, feedgen orange)`)
   return lines.join('\n')
 }
 
@@ -221,7 +256,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     minutes: { type: 'string', default: '10' }, seconds: { type: 'string' }, rate: { type: 'string', default: '1200' },
     clients: { type: 'string', default: '32' }, interval: { type: 'string', default: '5' }, out: { type: 'string', default: '.bench-out/soak' },
-    env: { type: 'string', multiple: true, default: [] }, replot: { type: 'string' },
+    env: { type: 'string', multiple: true, default: [] }, replot: { type: 'string' }, keep: { type: 'boolean', default: false },
   } })
   if (values.replot !== undefined) {
     const dir = resolve(values.replot)
@@ -238,7 +273,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${csvHeader()}\n`)
   const report = await runSoak({
     seconds: values.seconds === undefined ? Number(values.minutes) * 60 : Number(values.seconds),
-    ratePerS, clients: Number(values.clients), childEnv, intervalS: Number(values.interval), outDir: resolve(values.out),
+    ratePerS, clients: Number(values.clients), childEnv, keepData: values.keep, intervalS: Number(values.interval), outDir: resolve(values.out),
     log: (line) => process.stdout.write(`${line}\n`),
   })
   process.stdout.write(`${formatSummary(report, ratePerS)}\n`)

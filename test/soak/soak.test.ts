@@ -3,8 +3,8 @@
  * samples, four real child processes. Checks the artefacts, not the
  * verdicts (10 s says nothing about leaks): the CSV has the header and a
  * row per sample with positive throughput, firehose and per-process RSS,
- * fd, JS heap and external values (the last two from the probe each child
- * preloads); the PNG is a PNG (signature, IHDR size, CRCs, IDAT inflates to
+ * fd, JS heap, external (these two from the probe each child preloads) and
+ * LevelDB table-index values; the PNG is a PNG (signature, IHDR size, CRCs, IDAT inflates to
  * exactly the rows); every process was sampled every time; nothing crashed;
  * the whole run stays within its wall-clock budget. The watchdog kills the
  * children if the file hangs; runSoak kills them in its own finally.
@@ -51,7 +51,7 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     const columns = header!.split(',')
     assert.deepEqual(columns.slice(0, 6), ['t_s', 'writes_per_s', 'write_errors', 'write_p99_ms', 'firehose_events_per_s', 'feedgen_lag_ms'])
     for (const p of SOAK_PROCESSES) {
-      for (const c of ['rss_mb', 'rss_anon_mb', 'rss_file_mb', 'fds', 'heap_mb', 'heap_total_mb', 'external_mb', 'cpu_pct']) assert.ok(columns.includes(`${p}_${c}`), `${p}_${c}`)
+      for (const c of ['rss_mb', 'rss_anon_mb', 'rss_file_mb', 'fds', 'heap_mb', 'heap_total_mb', 'external_mb', 'level_index_mb', 'cpu_pct']) assert.ok(columns.includes(`${p}_${c}`), `${p}_${c}`)
     }
     assert.ok(columns.includes('load_cpu_pct'))
     assert.ok(rows.length >= 8, `${rows.length} rows`)
@@ -68,6 +68,7 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
         assert.ok(heap > 1 && heap <= Number(row[`${p}_heap_total_mb`]) && Number(row[`${p}_heap_total_mb`]) < Number(row[`${p}_rss_mb`]),
           `${p} JS heap from its probe: ${JSON.stringify(row)}`)
         assert.ok(external > 0 && external < Number(row[`${p}_rss_mb`]), `${p} external from its probe: ${JSON.stringify(row)}`)
+        assert.ok(row[`${p}_level_index_mb`] !== '' && Number(row[`${p}_level_index_mb`]) >= 0, `${p} table indexes read: ${JSON.stringify(row)}`)
       }
     }
     const full = cells.slice(1, -1) // the last window may be a fraction of a second
@@ -76,7 +77,7 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     assert.ok(cells.some((r) => r.feedgen_lag_ms !== '' && Number(r.feedgen_lag_ms) >= 0), 'the feed generator indexed posts')
     assert.ok(report.rows.every((r) => SOAK_PROCESSES.every((p) => r.procs[p] !== null)), 'every process sampled every time')
     assert.ok(Number(full.at(-1)!.pds_cpu_pct) > 0 && Number(full.at(-1)!.load_cpu_pct) > 0, 'the PDS and the load used CPU')
-    assert.match(formatSummary(report, 40), /pds +RSS .*\/min\) MB (FLAT|GROWING) \(anon .*, file .*\); fds .*JS heap used .* of .*external/)
+    assert.match(formatSummary(report, 40), /pds +RSS .*\/min\) MB (FLAT|GROWING) \(anon .*, file .*\); fds .*JS heap used .* of .*external .*; anon less LevelDB table indexes .*\/min\) MB (FLAT|GROWING) \(indexes .*\/min\) MB\)/)
     assert.ok(report.cpuMsPerWrite['pds']! > 0 && report.cpuMsPerWrite['load']! > 0, JSON.stringify(report.cpuMsPerWrite))
     assert.match(formatSummary(report, 40), /CPU per acknowledged write: plc [\d.]+ ms, pds [\d.]+ ms, relay [\d.]+ ms, feedgen [\d.]+ ms, load [\d.]+ ms; total/)
 
@@ -86,7 +87,7 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     assert.deepEqual(chunks.map((c) => c.type), ['IHDR', 'IDAT', 'IEND'])
     const ihdr = chunks[0]!.data
     const [width, height] = [ihdr.readUInt32BE(0), ihdr.readUInt32BE(4)]
-    assert.deepEqual([width, height, ihdr[8], ihdr[9]], [900, 900, 8, 2])
+    assert.deepEqual([width, height, ihdr[8], ihdr[9]], [900, 1200, 8, 2])
     const raw = inflateSync(chunks[1]!.data)
     assert.equal(raw.length, height * (1 + width * 3))
     assert.ok(raw.some((b, i) => i % (1 + width * 3) !== 0 && b !== 255), 'something is drawn')
