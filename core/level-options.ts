@@ -21,8 +21,10 @@
  * Read from the table files of an 8 min soak, 4 KB blocks cost 15.5 MB of
  * index per GB of tables for the PDS and 12.4 for the relay (their steady
  * anonymous-memory rise); 16 KB blocks cut it about fourfold. Point reads
- * decompress a 16 KB block instead of 4 KB; the PDS write profile did not
- * get slower (1.06 ms of CPU per create, twice, against 1.15 and 1.34).
+ * decompress a 16 KB block instead of 4 KB; that cost did not show: two
+ * 6 min soaks back to back used 2.42 (4 KB) and 2.36 ms (16 KB) of CPU per
+ * write across the pipeline, and the PDS write profile's spread between
+ * runs (1.2–1.5 ms per create) was the same for both.
  * The table cache holds LEVEL_OPEN_TABLES_MAX tables (LevelDB's default,
  * named here because it is what bounds that memory: ~100 MB at 1,000).
  *
