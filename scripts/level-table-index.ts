@@ -17,7 +17,7 @@
  * its compression (0 none, 1 snappy); a snappy block begins with its
  * uncompressed length as a varint.
  */
-import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
 const FOOTER_BYTES = 48
@@ -54,11 +54,11 @@ function readAt(fd: number, position: number, length: number): Uint8Array {
   return bytes
 }
 
-/** The in-memory size of one table file's index block. */
-export function tableIndexBytes(path: string): number {
+/** One table file's size and the in-memory size of its index block. */
+export function tableIndexSize(path: string): { fileBytes: number; indexBytes: number } {
   const fd = openSync(path, 'r')
   try {
-    const size = statSync(path).size
+    const size = fstatSync(fd).size
     if (size < FOOTER_BYTES) throw new TableFormatError(`${path}: ${size} bytes is shorter than a table footer`)
     const footer = readAt(fd, size - FOOTER_BYTES, FOOTER_BYTES)
     const magic = new DataView(footer.buffer).getBigUint64(FOOTER_BYTES - 8, true)
@@ -69,8 +69,8 @@ export function tableIndexBytes(path: string): number {
     const [indexSize] = varint(footer, afterIndexOffset)
     if (indexOffset + indexSize + 5 > size - FOOTER_BYTES) throw new TableFormatError(`${path}: index block runs past the footer`)
     const compression = readAt(fd, indexOffset + indexSize, 1)[0]
-    if (compression !== SNAPPY) return indexSize
-    return varint(readAt(fd, indexOffset, Math.min(VARINT_BYTES_MAX, indexSize)), 0)[0]
+    if (compression !== SNAPPY) return { fileBytes: size, indexBytes: indexSize }
+    return { fileBytes: size, indexBytes: varint(readAt(fd, indexOffset, Math.min(VARINT_BYTES_MAX, indexSize)), 0)[0] }
   } finally {
     closeSync(fd)
   }
@@ -89,9 +89,9 @@ export function levelTableIndexSize(dir: string): TableIndexSize {
       if (entry.isDirectory()) visit(path)
       else if (entry.name.endsWith('.ldb')) {
         try {
-          const indexBytes = tableIndexBytes(path)
-          total.tableBytes += statSync(path).size
-          total.indexBytes += indexBytes
+          const table = tableIndexSize(path)
+          total.tableBytes += table.fileBytes
+          total.indexBytes += table.indexBytes
           total.tables++
         } catch (err) {
           if (err instanceof TableFormatError) total.unfinished++

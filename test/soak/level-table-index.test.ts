@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Level } from 'level'
-import { TableFormatError, levelTableIndexSize, tableIndexBytes } from '../../scripts/level-table-index.ts'
+import { TableFormatError, levelTableIndexSize, tableIndexSize } from '../../scripts/level-table-index.ts'
 
 const VALUE_BYTES = 1_000
 const VALUES = 20_000
@@ -55,9 +55,9 @@ test('level table index: a file that is not a table is named and not counted, a 
   const root = mkdtempSync(join(tmpdir(), 'atfed-table-index-'))
   try {
     writeFileSync(join(root, '000001.ldb'), randomBytes(100))
-    assert.throws(() => tableIndexBytes(join(root, '000001.ldb')), (err: Error) => err instanceof TableFormatError && /not a LevelDB table/.test(err.message))
+    assert.throws(() => tableIndexSize(join(root, '000001.ldb')), (err: Error) => err instanceof TableFormatError && /not a LevelDB table/.test(err.message))
     writeFileSync(join(root, '000002.ldb'), randomBytes(10))
-    assert.throws(() => tableIndexBytes(join(root, '000002.ldb')), /shorter than a table footer/)
+    assert.throws(() => tableIndexSize(join(root, '000002.ldb')), /shorter than a table footer/)
     assert.deepEqual(levelTableIndexSize(root), { tables: 0, tableBytes: 0, indexBytes: 0, unfinished: 2 }, 'a table still being written has no footer yet')
     assert.throws(() => levelTableIndexSize(join(root, 'absent')), /ENOENT/)
   } finally {
