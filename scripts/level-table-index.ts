@@ -23,6 +23,8 @@ import { join } from 'node:path'
 const FOOTER_BYTES = 48
 const TABLE_MAGIC = 0xdb4775248b80fb57n
 const SNAPPY = 1
+/** After every block: its compression byte and a 4-byte checksum. */
+const BLOCK_TRAILER_BYTES = 5
 /** A varint64 takes at most 10 bytes. */
 const VARINT_BYTES_MAX = 10
 
@@ -67,7 +69,7 @@ export function tableIndexSize(path: string): { fileBytes: number; indexBytes: n
     const [, afterMetaSize] = varint(footer, afterMetaOffset)
     const [indexOffset, afterIndexOffset] = varint(footer, afterMetaSize)
     const [indexSize] = varint(footer, afterIndexOffset)
-    if (indexOffset + indexSize + 5 > size - FOOTER_BYTES) throw new TableFormatError(`${path}: index block runs past the footer`)
+    if (indexOffset + indexSize + BLOCK_TRAILER_BYTES > size - FOOTER_BYTES) throw new TableFormatError(`${path}: index block runs past the footer`)
     const compression = readAt(fd, indexOffset + indexSize, 1)[0]
     if (compression !== SNAPPY) return { fileBytes: size, indexBytes: indexSize }
     return { fileBytes: size, indexBytes: varint(readAt(fd, indexOffset, Math.min(VARINT_BYTES_MAX, indexSize)), 0)[0] }
