@@ -119,7 +119,7 @@ export class FeedIndexer {
   }
 
   async #apply(kind: Kind, op: ConsumerOp, at: { did: string; eventMs: number }, batch: BatchOp[]): Promise<void> {
-    const existing = await this.#store.getRow(kind, op.uri)
+    const existing = this.#store.getRow(kind, op.uri)
     if (op.action !== 'delete' && existing?.cid === op.cid.toString()) {
       this.#stats.unchanged++
       return
