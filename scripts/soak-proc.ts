@@ -36,6 +36,8 @@ export type ProcSample = {
   fds: number
   /** CPU time used so far, all threads, user + system (/proc/<pid>/stat utime + stime). */
   cpuS: number
+  /** The same for the main thread alone (/proc/<pid>/task/<pid>/stat): JavaScript runs there, so it bounds the process's rate on any number of cores. */
+  mainCpuS: number
   heapMb: number | null
   heapTotalMb: number | null
   externalMb: number | null
@@ -47,9 +49,9 @@ const MB = 1024 * 1024
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat's times (100 on every mainstream architecture). */
 const CLOCK_TICKS_PER_S = 100
 
-/** utime + stime in seconds; the fields after the `(comm)` (which may itself hold spaces or parentheses). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+/** utime + stime in seconds of a process, or of one of its threads; the fields after the `(comm)` (which may itself hold spaces or parentheses). */
+function cpuSeconds(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S
 }
@@ -62,7 +64,7 @@ export function sampleProc(pid: number, probeDir?: string): ProcSample | null {
     const anon = /^RssAnon:\s+(\d+)\s+kB/m.exec(status)
     const file = /^RssFile:\s+(\d+)\s+kB/m.exec(status)
     const memory = probeDir === undefined ? null : readProbe(join(probeDir, `${pid}.json`))
-    return { rssMb: Number(kb[1]) / 1024, rssAnonMb: Number(anon?.[1] ?? kb[1]) / 1024, rssFileMb: Number(file?.[1] ?? 0) / 1024, fds: readdirSync(`/proc/${pid}/fd`).length, cpuS: cpuSeconds(pid),
+    return { rssMb: Number(kb[1]) / 1024, rssAnonMb: Number(anon?.[1] ?? kb[1]) / 1024, rssFileMb: Number(file?.[1] ?? 0) / 1024, fds: readdirSync(`/proc/${pid}/fd`).length, cpuS: cpuSeconds(pid), mainCpuS: cpuSeconds(pid, pid),
       heapMb: memory === null ? null : memory.heapUsed / MB, heapTotalMb: memory === null ? null : memory.heapTotal / MB,
       externalMb: memory === null ? null : memory.external / MB,
       workersHeapTotalMb: probeDir === undefined ? null : workersHeapTotal(probeDir, pid) }

@@ -72,6 +72,8 @@ export type SoakReport = {
   rows: SoakRow[]
   /** CPU ms per acknowledged write over the whole run, per child and `load`: where the cores went. */
   cpuMsPerWrite: Record<string, number>
+  /** The same for each child's main thread alone: one thread per process runs its JavaScript, so 1000 / this is that process's ceiling in writes/s however many cores there are. */
+  mainThreadMsPerWrite: Record<string, number>
   crashed: string[]
   childEnv: Record<string, string>
   /** rss and fds decide; heap (JS heap in use), heapTotal (reserved by V8) and external (outside it) say which kind of memory moves. */
@@ -124,6 +126,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   // CPU seconds per process at the first and the latest sample, and the writes acknowledged by the latest.
   let firstCpu: Record<string, number | null> = {}
   let lastCpu: Record<string, number | null> = {}
+  let firstMainCpu: Record<string, number | null> = {}
+  let lastMainCpu: Record<string, number | null> = {}
   let writesAtLastCpu = 0
   try {
     const accounts = await createSoakAccounts(net.urls.pds, Math.min(options.clients, 8))
@@ -135,8 +139,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const loadCpuS = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
     const cpuS = (procs: Record<string, ProcSample | null>): Record<string, number | null> =>
       ({ ...Object.fromEntries(SOAK_PROCESSES.map((p) => [p, procs[p]?.cpuS ?? null])), load: loadCpuS() })
-    lastCpu = cpuS(Object.fromEntries(SOAK_PROCESSES.map((p) => [p, sampleProc(net.pids[p])])))
+    const mainCpuS = (procs: Record<string, ProcSample | null>): Record<string, number | null> =>
+      Object.fromEntries(SOAK_PROCESSES.map((p) => [p, procs[p]?.mainCpuS ?? null]))
+    const startProcs = Object.fromEntries(SOAK_PROCESSES.map((p) => [p, sampleProc(net.pids[p])]))
+    lastCpu = cpuS(startProcs)
     firstCpu = lastCpu
+    lastMainCpu = mainCpuS(startProcs)
+    firstMainCpu = lastMainCpu
     try {
       writeFileSync(csvPath, `${csvHeader()}\n`)
       while (performance.now() - started < options.seconds * 1000 && net.crashed().length === 0) {
@@ -156,6 +165,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           return [p, a == null || b == null ? null : ((b - a) / windowS) * 100]
         }))
         lastCpu = cpu
+        lastMainCpu = mainCpuS(procs)
         writesAtLastCpu = writes
         const row: SoakRow = { t: (now - started) / 1000, writesPerS: w.acked / windowS, errors: w.errors, p99Ms: percentile(w.latenciesMs, 99),
           firehosePerS: firehose.take() / windowS, feedgenLagMs: await feedgenLagMs(net.urls.feedgen, feedUri), procs, levelIndexMb, cpuPct }
@@ -193,11 +203,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     external: trend(series(p, (s) => s.externalMb), RSS_SLOPE_MAX_MB_PER_MIN),
     workersHeapTotal: series(p, (s) => s.workersHeapTotalMb).length === 0 ? null : trend(series(p, (s) => s.workersHeapTotalMb), RSS_SLOPE_MAX_MB_PER_MIN),
   }]))
-  const cpuMsPerWrite = Object.fromEntries(CPU_OWNERS.flatMap((p) => {
-    const [a, b] = [firstCpu[p], lastCpu[p]]
-    return a == null || b == null || writesAtLastCpu === 0 ? [] : [[p, ((b - a) * 1000) / writesAtLastCpu]]
-  }))
-  return { seconds, writes, errors, writesPerS: writes / seconds, p99Ms: percentile(latencies, 99), rows, cpuMsPerWrite, crashed, childEnv: options.childEnv ?? {}, trends, csvPath, pngPath }
+  const msPerWrite = (owners: readonly string[], first: Record<string, number | null>, last: Record<string, number | null>): Record<string, number> =>
+    Object.fromEntries(owners.flatMap((p) => {
+      const [a, b] = [first[p], last[p]]
+      return a == null || b == null || writesAtLastCpu === 0 ? [] : [[p, ((b - a) * 1000) / writesAtLastCpu]]
+    }))
+  const cpuMsPerWrite = msPerWrite(CPU_OWNERS, firstCpu, lastCpu)
+  const mainThreadMsPerWrite = msPerWrite(SOAK_PROCESSES, firstMainCpu, lastMainCpu)
+  return { seconds, writes, errors, writesPerS: writes / seconds, p99Ms: percentile(latencies, 99), rows, cpuMsPerWrite, mainThreadMsPerWrite, crashed, childEnv: options.childEnv ?? {}, trends, csvPath, pngPath }
 }
 
 /**
@@ -244,6 +257,11 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
     const total = cpu.reduce((a, [, ms]) => a + ms, 0)
     lines.push(`CPU per acknowledged write: ${cpu.map(([p, ms]) => `${p} ${ms.toFixed(2)} ms`).join(', ')}; total ${total.toFixed(2)} ms, ` +
       `so ${os.availableParallelism()} cores carry at most ~${((os.availableParallelism() * 1000) / total).toFixed(0)} writes/s through this pipeline`)
+  }
+  const busiest = Object.entries(r.mainThreadMsPerWrite).filter(([, ms]) => ms > 0).sort((a, b) => b[1] - a[1])[0]
+  if (busiest !== undefined) {
+    lines.push(`main thread per acknowledged write: ${Object.entries(r.mainThreadMsPerWrite).map(([p, ms]) => `${p} ${ms.toFixed(2)} ms`).join(', ')}; ` +
+      `the ${busiest[0]}'s one thread carries at most ~${(1000 / busiest[1]).toFixed(0)} writes/s on any number of cores`)
   }
   const env = Object.entries(r.childEnv).map(([k, v]) => `${k}=${v}`).join(' ')
   if (env !== '') lines.push(`children ran with ${env}`)

@@ -80,6 +80,11 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     assert.match(formatSummary(report, 40), /pds +RSS .*\/min\) MB (FLAT|GROWING) \(anon .*, file .*\); fds .*JS heap used .* of .*external .*; anon less LevelDB table indexes .*\/min\) MB (FLAT|GROWING) \(indexes .*\/min\) MB\)/)
     assert.ok(report.cpuMsPerWrite['pds']! > 0 && report.cpuMsPerWrite['load']! > 0, JSON.stringify(report.cpuMsPerWrite))
     assert.match(formatSummary(report, 40), /CPU per acknowledged write: plc [\d.]+ ms, pds [\d.]+ ms, relay [\d.]+ ms, feedgen [\d.]+ ms, load [\d.]+ ms; total/)
+    // A main thread is one thread of its process: never more CPU than the whole process.
+    for (const p of ['pds', 'relay', 'feedgen']) {
+      assert.ok(report.mainThreadMsPerWrite[p]! > 0 && report.mainThreadMsPerWrite[p]! <= report.cpuMsPerWrite[p]!, JSON.stringify({ main: report.mainThreadMsPerWrite, all: report.cpuMsPerWrite }))
+    }
+    assert.match(formatSummary(report, 40), /main thread per acknowledged write: plc [\d.]+ ms, pds [\d.]+ ms, relay [\d.]+ ms, feedgen [\d.]+ ms; the \w+'s one thread carries at most ~\d+ writes\/s/)
 
     const png = readFileSync(report.pngPath)
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
