@@ -64,3 +64,30 @@ test('level table index: a file that is not a table is named and not counted, a 
     rmSync(root, { recursive: true, force: true })
   }
 })
+
+/** A file of `bodyBytes` zeros and a table footer whose 40 handle bytes are `handles` (zero-padded), then the magic. */
+function fakeTable(path: string, bodyBytes: number, handles: number[]): void {
+  const footer = new Uint8Array(48)
+  footer.set(handles)
+  new DataView(footer.buffer).setBigUint64(40, 0xdb4775248b80fb57n, true)
+  const file = new Uint8Array(bodyBytes + footer.length)
+  file.set(footer, bodyBytes)
+  writeFileSync(path, file)
+}
+
+test('level table index: a footer whose index handle points past it, or whose varint never ends, is named', () => {
+  const root = mkdtempSync(join(tmpdir(), 'atfed-table-index-'))
+  try {
+    // meta-index (0, 0), index at 20 with 40 bytes: its trailer would end at 65, past the footer at 60
+    fakeTable(join(root, '000001.ldb'), 60, [0, 0, 20, 40])
+    assert.throws(() => tableIndexSize(join(root, '000001.ldb')), (err: Error) => err instanceof TableFormatError && /index block runs past the footer/.test(err.message))
+    // the same index 5 bytes shorter fits exactly: read (byte 55 is its trailer's compression byte, 0: stored raw)
+    fakeTable(join(root, '000002.ldb'), 60, [0, 0, 20, 35])
+    assert.deepEqual(tableIndexSize(join(root, '000002.ldb')), { fileBytes: 108, indexBytes: 35 })
+    fakeTable(join(root, '000003.ldb'), 60, Array.from({ length: 40 }, () => 0xff))
+    assert.throws(() => tableIndexSize(join(root, '000003.ldb')), (err: Error) => err instanceof TableFormatError && /varint at 0 runs past its buffer/.test(err.message))
+    assert.deepEqual(levelTableIndexSize(root), { tables: 1, tableBytes: 108, indexBytes: 35, unfinished: 2 })
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
