@@ -61,7 +61,12 @@ export class MemoryBlockMap implements BlockReader {
 
   /** Copies every block of `other` into this map. */
   addAll(other: MemoryBlockMap): this {
-    for (const [cid, bytes] of other.entries()) this.set(cid, bytes)
+    for (const [key, slot] of other.map) {
+      const old = this.map.get(key)
+      if (old !== undefined) this.bytesTotal -= old.bytes.length
+      this.map.set(key, slot) // slots are never mutated: sharing one is safe, and the key is not rebuilt
+      this.bytesTotal += slot.bytes.length
+    }
     return this
   }
 

@@ -71,6 +71,7 @@ export class RepoBlockCache {
     }
     this.#entries.set(full, bytes)
     this.#bytes += this.#cost(bytes)
+    if (this.#bytes <= this.#bytesMax) return
     for (const [oldest, value] of this.#entries) {
       if (this.#bytes <= this.#bytesMax) break
       this.#entries.delete(oldest)
