@@ -256,7 +256,7 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
   if (cpu.length > 0) {
     const total = cpu.reduce((a, [, ms]) => a + ms, 0)
     lines.push(`CPU per acknowledged write: ${cpu.map(([p, ms]) => `${p} ${ms.toFixed(2)} ms`).join(', ')}; total ${total.toFixed(2)} ms, ` +
-      `so ${os.availableParallelism()} cores carry at most ~${((os.availableParallelism() * 1000) / total).toFixed(0)} writes/s through this pipeline`)
+      `so ${os.availableParallelism()} ${os.availableParallelism() === 1 ? 'core carries' : 'cores carry'} at most ~${((os.availableParallelism() * 1000) / total).toFixed(0)} writes/s through this pipeline`)
   }
   const busiest = Object.entries(r.mainThreadMsPerWrite).filter(([, ms]) => ms > 0).sort((a, b) => b[1] - a[1])[0]
   if (busiest !== undefined) {
