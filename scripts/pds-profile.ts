@@ -16,12 +16,11 @@ import { fileURLToPath } from 'node:url'
 import { startPlcServer } from '../did-resolver/plc/server.ts'
 import { createAccount, createBurst } from '../bench/pds-driver.ts'
 import { percentile, perSecond } from '../bench/harness.ts'
+import { cpuSeconds } from './soak-proc.ts'
 
-/** utime + stime of a process (all threads) or of one thread, in ms (Linux /proc; clock ticks of 10 ms). */
+/** utime + stime of a process (all threads) or of one thread, in ms. */
 function cpuMs(pid: number, tid?: number): number {
-  const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`
-  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
+  return cpuSeconds(pid, tid) * 1000
 }
 
 const BIN = process.env['ATFED_BIN'] ?? fileURLToPath(new URL('../bin/atfed.js', import.meta.url))

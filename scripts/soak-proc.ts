@@ -50,7 +50,7 @@ const MB = 1024 * 1024
 const CLOCK_TICKS_PER_S = 100
 
 /** utime + stime in seconds of a process, or of one of its threads; the fields after the `(comm)` (which may itself hold spaces or parentheses). */
-function cpuSeconds(pid: number, tid?: number): number {
+export function cpuSeconds(pid: number, tid?: number): number {
   const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S
