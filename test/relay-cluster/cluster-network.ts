@@ -45,9 +45,10 @@ export async function startClusterNetwork(options: ClusterNetworkOptions): Promi
     children.push(child)
     return child
   }
+  // Port 0: the relay binds whatever the kernel gives and its ready line names it. A port from
+  // freePort() can be taken (by any outgoing connection) before the child binds it: EADDRINUSE.
   const relay = async (role: 'ingest' | 'serve', i: number, hosts: readonly string[]): Promise<AtfedChild> => {
-    const port = await freePort()
-    const args = ['relay', '--port', String(port), '--data', join(options.root, `${role}${i}`), '--plc', options.plcUrl, '--dev',
+    const args = ['relay', '--port', '0', '--data', join(options.root, `${role}${i}`), '--plc', options.plcUrl, '--dev',
       '--nats', options.natsUrls, '--nats-stream', options.stream, '--nats-replicas', String(options.replicas ?? 1), '--role', role, ...hosts.flatMap((h) => ['--host', h])]
     return spawn(args, RELAY_READY)
   }
