@@ -20,8 +20,8 @@
 import { closeSync, fstatSync, openSync, readSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
-const FOOTER_BYTES = 48
-const TABLE_MAGIC = 0xdb4775248b80fb57n
+export const FOOTER_BYTES = 48
+export const TABLE_MAGIC = 0xdb4775248b80fb57n
 const SNAPPY = 1
 /** After every block: its compression byte and a 4-byte checksum. */
 const BLOCK_TRAILER_BYTES = 5

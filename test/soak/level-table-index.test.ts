@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Level } from 'level'
-import { TableFormatError, levelTableIndexSize, tableIndexSize } from '../../scripts/level-table-index.ts'
+import { FOOTER_BYTES, TABLE_MAGIC, TableFormatError, levelTableIndexSize, tableIndexSize } from '../../scripts/level-table-index.ts'
 
 const VALUE_BYTES = 1_000
 const VALUES = 20_000
@@ -67,9 +67,9 @@ test('level table index: a file that is not a table is named and not counted, a 
 
 /** A file of `bodyBytes` zeros and a table footer whose 40 handle bytes are `handles` (zero-padded), then the magic. */
 function fakeTable(path: string, bodyBytes: number, handles: number[]): void {
-  const footer = new Uint8Array(48)
+  const footer = new Uint8Array(FOOTER_BYTES)
   footer.set(handles)
-  new DataView(footer.buffer).setBigUint64(40, 0xdb4775248b80fb57n, true)
+  new DataView(footer.buffer).setBigUint64(FOOTER_BYTES - 8, TABLE_MAGIC, true)
   const file = new Uint8Array(bodyBytes + footer.length)
   file.set(footer, bodyBytes)
   writeFileSync(path, file)
