@@ -178,6 +178,10 @@ export const EVENT_LOG_TAIL_FRAMES_MAX = 4_096
 export const EVENT_LOG_TAIL_BYTES_MAX = 32 * 1024 * 1024
 /** `trim` deletes expired events in level batches of this many keys. */
 export const EVENT_LOG_TRIM_BATCH_EVENTS_MAX = 1_000
+/** `moveLevelEventLog` copies events in level batches of at most this many events… */
+export const EVENT_LOG_MOVE_BATCH_EVENTS_MAX = 1_000
+/** …or bytes of keys and frames (the event that reaches it ends the batch). */
+export const EVENT_LOG_MOVE_BATCH_BYTES_MAX = 8 * 1024 * 1024
 /** Open subscriptions per stream endpoint; past it the upgrade is refused with 503. */
 export const STREAM_SUBSCRIBERS_MAX = 2_048
 /** Open subscriptions per stream endpoint from one client address (IPv6: one /64; loopback exempt); past it 429. */

@@ -22,6 +22,15 @@
  *   synchronous step, so seqs are allocated in queue (= batch) order.
  * A full queue refuses at once with 503 `ServerBusy` (memory stays bounded).
  *
+ * Events go to their own database, AHEAD of the repo batch (the crash rule
+ * is in event-journal.ts): per group, first one batch with every commit's
+ * event ops on the journal's database, then the repo batch with the
+ * commits' ops and the journal's `ackOp` for the group's highest seq. When
+ * either fails, the group's events are deleted again (awaited) before their
+ * seqs are settled; if even that fails, the queue refuses every later
+ * commit and publishes nothing more (a restart drops the unacknowledged
+ * events).
+ *
  * A batch goes to LevelDB through native-batch.ts (one atomic WriteBatch, as
  * `db.batch(ops, {sync: true})`, at a third of its main-thread cost).
  */
@@ -50,6 +59,13 @@ export type CommitQueueLimits = {
   queueBytesMax: number
 }
 
+/** Where the queue writes events ahead of their repo batch (event-journal.ts). */
+export type EventWriteAhead = {
+  readonly db: RootDb
+  ackOp(seq: number): StoreBatchOp
+  undoOps(appends: readonly PendingAppend[]): StoreBatchOp[]
+}
+
 type Entry = {
   ops: readonly StoreBatchOp[]
   appends: readonly PendingAppend[]
@@ -62,15 +78,19 @@ type Entry = {
 
 export class CommitQueue {
   readonly #db: RootDb
+  readonly #journal: EventWriteAhead
   readonly #limits: CommitQueueLimits
   readonly #queue: Entry[] = []
   #queuedBytes = 0
   #running: Promise<void> | null = null
+  /** Set when a failed group's events could not be deleted: no commit is taken after it. */
+  #broken: unknown = null
   /** Batches written so far (tests, stats). */
   batches = 0
 
-  constructor(db: RootDb, limits: Partial<CommitQueueLimits> = {}) {
+  constructor(db: RootDb, journal: EventWriteAhead, limits: Partial<CommitQueueLimits> = {}) {
     this.#db = db
+    this.#journal = journal
     this.#limits = {
       batchCommitsMax: limits.batchCommitsMax ?? PDS_COMMIT_BATCH_COMMITS_MAX,
       batchBytesMax: limits.batchBytesMax ?? PDS_COMMIT_BATCH_BYTES_MAX,
@@ -81,6 +101,7 @@ export class CommitQueue {
 
   /** Throws 503 ServerBusy (before anything is allocated) when one more commit of `bytes` would not fit. */
   checkRoom(bytes: number): void {
+    if (this.#broken !== null) throw new XrpcError(500, 'InternalServerError', 'the event database failed; the PDS must be restarted')
     const { queueCommitsMax, queueBytesMax } = this.#limits
     const full = this.#queue.length >= queueCommitsMax || (this.#queue.length > 0 && this.#queuedBytes + bytes > queueBytesMax)
     if (full) throw new XrpcError(503, 'ServerBusy', 'too many writes waiting to be stored; retry later')
@@ -91,7 +112,7 @@ export class CommitQueue {
    * throws ServerBusy when full (the caller then aborts its appends).
    */
   enqueue(commit: { ops: readonly StoreBatchOp[]; appends: readonly PendingAppend[]; after?: CommitTicket | null }): CommitTicket {
-    const bytes = opsBytes(commit.ops)
+    const bytes = opsBytes(commit.ops) + framesBytes(commit.appends)
     this.checkRoom(bytes)
     let resolve!: () => void
     let reject!: (err: unknown) => void
@@ -149,10 +170,12 @@ export class CommitQueue {
       else live.push(entry)
     }
     if (live.length === 0) return
+    const appends = live.flatMap((entry) => entry.appends)
     try {
-      await writeNativeBatch(this.#db, opsOf(live), { sync: true })
+      if (appends.length > 0) await writeNativeBatch(this.#journal.db, appendOps(appends), { sync: true })
+      await writeNativeBatch(this.#db, this.#repoOps(live, appends), { sync: true })
     } catch (err) {
-      for (const entry of live) this.#fail(entry, err)
+      await this.#failGroup(live, appends, err)
       return
     }
     this.batches++
@@ -163,16 +186,39 @@ export class CommitQueue {
     }
   }
 
-  #fail(entry: Entry, err: unknown): void {
+  *#repoOps(entries: readonly Entry[], appends: readonly PendingAppend[]): Iterable<StoreBatchOp> {
+    for (const entry of entries) yield* entry.ops
+    const last = appends.at(-1)?.seqs.at(-1)
+    if (last !== undefined) yield this.#journal.ackOp(last)
+  }
+
+  /** A group's batch failed: delete its events ahead (if any got written), then fail its commits. */
+  async #failGroup(entries: readonly Entry[], appends: readonly PendingAppend[], err: unknown): Promise<void> {
+    if (appends.length > 0) {
+      try {
+        await writeNativeBatch(this.#journal.db, this.#journal.undoOps(appends), { sync: true })
+      } catch (undoErr) {
+        console.error('pds: a failed batch\'s events could not be deleted; refusing writes until restart:', undoErr)
+        this.#broken = undoErr
+        for (const entry of entries) this.#fail(entry, err, { settleAppends: false })
+        for (const entry of this.#queue.splice(0)) this.#fail(entry, undoErr)
+        return
+      }
+    }
+    for (const entry of entries) this.#fail(entry, err)
+  }
+
+  /** `settleAppends: false` leaves the appends pending, so nothing after them is ever published (broken queue). */
+  #fail(entry: Entry, err: unknown, options: { settleAppends: boolean } = { settleAppends: true }): void {
     assert(entry.ticket.state === 'queued', 'a commit was settled twice')
     entry.ticket.state = 'failed'
-    for (const append of entry.appends) append.abort()
+    if (options.settleAppends) for (const append of entry.appends) append.abort()
     entry.reject(err)
   }
 }
 
-function* opsOf(entries: readonly Entry[]): Iterable<StoreBatchOp> {
-  for (const entry of entries) yield* entry.ops
+function* appendOps(appends: readonly PendingAppend[]): Iterable<StoreBatchOp> {
+  for (const append of appends) yield* append.ops as readonly StoreBatchOp[]
 }
 
 function opsBytes(ops: readonly StoreBatchOp[]): number {
@@ -181,5 +227,11 @@ function opsBytes(ops: readonly StoreBatchOp[]): number {
     if (op.type === 'put' && op.value instanceof Uint8Array) bytes += op.value.length
     bytes += op.key instanceof Uint8Array ? op.key.length : 16
   }
+  return bytes
+}
+
+function framesBytes(appends: readonly PendingAppend[]): number {
+  let bytes = 0
+  for (const append of appends) for (const frame of append.frames) bytes += frame.length
   return bytes
 }

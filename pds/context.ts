@@ -2,14 +2,17 @@
  * Everything a PDS request may need, built once at start (`createPdsContext`)
  * and handed to every route module. See pds/server.ts for how modules use it.
  *
- * Storage is ONE level database at DATA/db; each store owns sublevels of it
- * (so any of them can put ops into another's atomic batch):
+ * Storage is two level databases. DATA/db holds the state; each store owns
+ * sublevels of it (so any of them can put ops into another's atomic batch):
  *   accounts/*      account rows, handle and email indexes (accounts/store.ts)
  *   sessions/*      refresh-token rows (auth/sessions.ts)
  *   repo/*          blocks, heads (core LevelRepoStore), record refs (repo/record-refs.ts)
- *   events/*        the firehose log (core LevelEventLog)
+ *   event-acks/*    the highest firehose seq whose change is durable (event-journal.ts)
  * A new store takes `ctx.db`, opens its own sublevels under a new name, and
- * becomes a field here.
+ * becomes a field here. DATA/events holds the firehose log (core
+ * LevelEventLog), written ahead of the state by the group commit
+ * (event-journal.ts says why and how a crash is recovered); a change with
+ * events goes through `ctx.writer` (`storeWithEvents`, `storeCommit`).
  *
  * Also here: the server's PLC rotation key and session secret (secrets.ts,
  * files in DATA, 0600), the lexicon registry (vendored lexicons/), the
@@ -27,7 +30,7 @@ import { PDS_EVENT_TRIM_INTERVAL_MS } from '../core/limits.ts'
 import { loadLexiconDir } from '../core/lexicon/registry.ts'
 import type { LexiconRegistry } from '../core/lexicon/registry.ts'
 import { LevelRepoStore, type RootDb } from '../core/repo/block-store.ts'
-import { LevelEventLog } from '../core/stream/event-log-level.ts'
+import type { LevelEventLog } from '../core/stream/event-log-level.ts'
 import type { Did } from '../core/syntax/did.ts'
 import type { RateLimiter } from '../core/xrpc/rate-limit.ts'
 import { IdentityResolver } from '../did-resolver/identity-resolver.ts'
@@ -41,6 +44,7 @@ import type { PdsConfig } from './config.ts'
 import { createPdsRateLimiter } from './rate-limits.ts'
 import { RecordRefs } from './repo/record-refs.ts'
 import { ensureDataDir, loadJwtSecret, loadRotationKey } from './secrets.ts'
+import { EventJournal } from './event-journal.ts'
 import { RepoWriter, type WriteHook } from './writes.ts'
 
 export const LEXICON_DIR = fileURLToPath(new URL('../lexicons', import.meta.url))
@@ -57,6 +61,8 @@ export type PdsContext = {
   readonly repos: LevelRepoStore
   readonly refs: RecordRefs
   readonly events: LevelEventLog
+  /** The event database and its acknowledgement rule (`events` is its log). */
+  readonly journal: EventJournal
   readonly writer: RepoWriter
   /** Consulted by every repo write; modules push theirs at setup (before the server listens). */
   readonly writeHooks: WriteHook[]
@@ -91,11 +97,11 @@ export async function createPdsContext(config: PdsConfig, options: ContextOption
   const db: RootDb = new Level<Uint8Array, Uint8Array>(join(config.dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view', ...LEVEL_STORE_OPTIONS })
   await db.open()
   const now = options.now
-  const [accounts, repos, refs, events, sessions] = await Promise.all([
+  const [accounts, repos, refs, journal, sessions] = await Promise.all([
     AccountStore.open(db),
     LevelRepoStore.open(db),
     RecordRefs.open(db),
-    LevelEventLog.open(db, now === undefined ? {} : { now }),
+    EventJournal.open(config.dataDir, db, now === undefined ? {} : { now }),
     SessionStore.open(db, { secret: sessionSecret, serviceDid: options.serviceDid, ...(now === undefined ? {} : { now }) }),
   ])
   const signingKeys = new SigningKeys()
@@ -110,8 +116,9 @@ export async function createPdsContext(config: PdsConfig, options: ContextOption
     sessions,
     repos,
     refs,
-    events,
-    writer: new RepoWriter({ repos, accounts, refs, events, signingKeys, hooks: writeHooks }),
+    events: journal.log,
+    journal,
+    writer: new RepoWriter({ repos, accounts, refs, events: journal.log, journal, signingKeys, hooks: writeHooks }),
     writeHooks,
     signingKeys,
     rotationKey,
@@ -145,10 +152,10 @@ function startEventTrim(ctx: PdsContext): void {
   ctx.cleanups.push(() => clearInterval(timer))
 }
 
-/** Runs the cleanups, closes the event log, the resolver and the database. */
+/** Runs the cleanups, closes the event log and its database, the resolver and the repo database. */
 export async function closePdsContext(ctx: PdsContext): Promise<void> {
   for (const cleanup of [...ctx.cleanups].reverse()) await cleanup()
-  await ctx.events.close()
+  await ctx.journal.close()
   ctx.idResolver.close()
   await ctx.db.close()
 }

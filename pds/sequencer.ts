@@ -1,13 +1,9 @@
 /**
- * The PDS's firehose events: how each is built from what the PDS stores, and
- * the one way they are written — in the SAME level batch as the state change
- * they announce (`sequenceWith`).
- *
- * `sequenceWith(log, events, write)` asks the event log for seqs and batch
- * ops (`appendOps`), hands those ops to `write`, which must put them in its
- * own atomic batch, then publishes the events if `write` succeeded or burns
- * the seqs if it threw. Subscribers therefore never see an event whose
- * change is not durable, and a crash never leaves a change without its event.
+ * The PDS's firehose events: how each is built from what the PDS stores.
+ * They are written with the state change they announce by the write path
+ * (writes.ts: `storeCommit`, `storeWithEvents`, the group commit), so
+ * subscribers never see an event whose change is not durable and a crash
+ * never leaves a change without its event (event-journal.ts).
  *
  * What is emitted when (spec digest repo-sync-firehose §7.6):
  * - new account: `#identity`, `#account{active}`, `#commit` (first commit),
@@ -21,7 +17,6 @@ import { MemoryBlockMap } from '../core/repo/block-reader.ts'
 import { encodeCarBytes } from '../core/repo/car/writer.ts'
 import type { CommitResult } from '../core/repo/writes.ts'
 import { commitEventFor } from '../core/stream/commit-event.ts'
-import type { EventLog, EventLogBatchOp } from '../core/stream/event-log.ts'
 import type { UnsequencedEvent } from '../core/stream/events.ts'
 import { datetimeFromDate, type Datetime } from '../core/syntax/datetime.ts'
 import type { Did } from '../core/syntax/did.ts'
@@ -51,24 +46,4 @@ export function commitEvent(did: Did, result: CommitResult): UnsequencedEvent {
 export function syncEvent(did: Did, commit: { commitCid: CID; commitBytes: Uint8Array; rev: Tid }): UnsequencedEvent {
   const blocks = encodeCarBytes(commit.commitCid, new MemoryBlockMap().set(commit.commitCid, commit.commitBytes))
   return { t: '#sync', did, rev: commit.rev, blocks, time: nowDatetime() }
-}
-
-/**
- * Sequence `events` inside the caller's batch: `write(eventOps)` must write
- * them atomically with its own ops. Resolves with the seqs.
- */
-export async function sequenceWith(
-  log: EventLog,
-  events: readonly UnsequencedEvent[],
-  write: (eventOps: EventLogBatchOp[]) => Promise<void>,
-): Promise<readonly number[]> {
-  const pending = log.appendOps(events)
-  try {
-    await write([...pending.ops])
-  } catch (err) {
-    pending.abort()
-    throw err
-  }
-  pending.commit()
-  return pending.seqs
 }

@@ -30,8 +30,8 @@
  *   in core/xrpc/errors.ts STATUS_BY_NAME) or `XrpcError(status, name, msg)`;
  * - rate limits: `rateLimits: [perIp('bucket'), perDid('bucket')]` (rate-limits.ts);
  * - repo changes go through `ctx.writer` (writes.ts) only; other state
- *   changes that need a firehose event use `sequenceWith` (sequencer.ts) to
- *   write the event in the same batch; a module that must see every repo
+ *   changes that need a firehose event use `ctx.writer.storeWithEvents`
+ *   (the event and the change are durable together); a module that must see every repo
  *   write pushes a `WriteHook` onto `ctx.writeHooks` when it registers;
  * - module state that needs shutting down (timers, sockets) pushes a
  *   function onto `ctx.cleanups`;

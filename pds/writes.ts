@@ -54,7 +54,7 @@ import type { AccountStore } from './accounts/store.ts'
 import type { SigningKeys } from './accounts/signing-keys.ts'
 import { KeyedMutex } from './mutex.ts'
 import type { RecordRefs } from './repo/record-refs.ts'
-import { CommitQueue, type CommitQueueLimits, type CommitTicket } from './commit-queue.ts'
+import { CommitQueue, type CommitQueueLimits, type CommitTicket, type EventWriteAhead } from './commit-queue.ts'
 import { InFlightRepos } from './repo/in-flight.ts'
 import { commitEvent } from './sequencer.ts'
 
@@ -98,6 +98,8 @@ export type RepoWriterDeps = {
   accounts: AccountStore
   refs: RecordRefs
   events: EventLog
+  /** Where the group commit writes events ahead of their repo batch (event-journal.ts). */
+  journal: EventWriteAhead
   signingKeys: SigningKeys
   hooks: readonly WriteHook[]
   /** Group-commit limits (tests); defaults from core/limits.ts. */
@@ -129,7 +131,7 @@ export class RepoWriter {
 
   constructor(deps: RepoWriterDeps) {
     this.#deps = deps
-    this.#queue = new CommitQueue(deps.repos.db, deps.queueLimits)
+    this.#queue = new CommitQueue(deps.repos.db, deps.journal, deps.queueLimits)
     this.#inFlight = new InFlightRepos(deps.repos)
   }
 
@@ -222,6 +224,17 @@ export class RepoWriter {
     return seqs
   }
 
+  /**
+   * Store `ops` (any change of the repo database) with `events` announcing
+   * it, through the group commit: both durable or neither (event-journal.ts);
+   * resolves with the seqs. A caller changing a repo's state holds its lock.
+   */
+  async storeWithEvents(ops: readonly StoreBatchOp[], events: readonly UnsequencedEvent[]): Promise<readonly number[]> {
+    const { ticket, seqs } = this.#enqueueWithEvents(ops, events, null)
+    await ticket.durable
+    return seqs
+  }
+
   /** Durable batches written, commits waiting, DIDs with commits in flight (tests, metrics). */
   stats(): { batches: number; queued: number; inFlightRepos: number } {
     return { batches: this.#queue.batches, queued: this.#queue.queued, inFlightRepos: this.#inFlight.size }
@@ -245,10 +258,18 @@ export class RepoWriter {
       extra: options.extraOps,
     })
     if (options.events.length === 0) return { ticket: this.#queue.enqueue({ ops, appends: [], after: options.after }), seqs: [] }
-    const pending = this.#deps.events.appendOps(options.events)
+    return this.#enqueueWithEvents(ops, options.events, options.after)
+  }
+
+  /** Appends `events` and queues them with `ops` in the same synchronous step (seq order = batch order). */
+  #enqueueWithEvents(
+    ops: readonly StoreBatchOp[],
+    events: readonly UnsequencedEvent[],
+    after: CommitTicket | null,
+  ): { ticket: CommitTicket; seqs: readonly number[] } {
+    const pending = this.#deps.events.appendOps(events)
     try {
-      ops.push(...pending.ops)
-      return { ticket: this.#queue.enqueue({ ops, appends: [pending], after: options.after }), seqs: pending.seqs }
+      return { ticket: this.#queue.enqueue({ ops, appends: [pending], after }), seqs: pending.seqs }
     } catch (err) {
       pending.abort()
       throw err

@@ -14,6 +14,10 @@
  * + 1. Concurrent batches can land out of order and leave meta `seq` a
  * little behind the last key; the max covers that, and trim writes the
  * in-memory high-water mark, so even a log trimmed empty never reuses a seq.
+ * A log kept in its own database beside the state it announces (the PDS:
+ * pds/event-journal.ts) is opened with `truncateAfter`, the highest seq
+ * that state acknowledges: later events are deleted and their seqs given
+ * again — they were never published, so no reader saw them.
  *
  * Publishing: appends are queued in seq order; an entry is published when it
  * and all entries before it are settled (committed or aborted). Published
@@ -46,6 +50,11 @@ export type LevelEventLogOptions = {
   sync?: boolean
   tailFramesMax?: number
   tailBytesMax?: number
+  /**
+   * Events with a higher seq were written ahead of a change that never
+   * became durable: delete them on open and allocate from here again.
+   */
+  truncateAfter?: number
 }
 
 type Sub = ReturnType<EventLogDb['sublevel']>
@@ -54,6 +63,14 @@ type Recovered = { seq: number; floor: number; lastTimeMs: number }
 type Queued = { last: number; frames: Uint8Array[]; first: number; state: 'pending' | 'committed' | 'aborted' }
 
 const BINARY = { keyEncoding: 'view', valueEncoding: 'view' } as const
+
+/** Where a log named `name` keeps its events and its meta numbers in `db` (also the layout `moveLevelEventLog` copies). */
+export function levelEventLogSublevels(db: EventLogDb, name: string): { events: Sub; meta: Sub } {
+  return {
+    events: db.sublevel<Uint8Array, Uint8Array>([name, 'events'], BINARY) as unknown as Sub,
+    meta: db.sublevel<string, Uint8Array>([name, 'meta'], { keyEncoding: 'utf8', valueEncoding: 'view' }) as unknown as Sub,
+  }
+}
 
 export class LevelEventLog implements EventLog {
   readonly db: EventLogDb
@@ -92,8 +109,8 @@ export class LevelEventLog implements EventLog {
     const initialSeq = options.initialSeq ?? 1
     assert(Number.isSafeInteger(initialSeq) && initialSeq >= 1, 'initialSeq must be a positive integer')
     await db.open()
-    const events = db.sublevel<Uint8Array, Uint8Array>([name, 'events'], BINARY) as unknown as Sub
-    const meta = db.sublevel<string, Uint8Array>([name, 'meta'], { keyEncoding: 'utf8', valueEncoding: 'view' }) as unknown as Sub
+    const { events, meta } = levelEventLogSublevels(db, name)
+    if (options.truncateAfter !== undefined) await truncate(db, events, meta, options.truncateAfter)
     const metaSeq = decodeMeta((await meta.get('seq')) as Uint8Array | undefined)
     const metaFloor = decodeMeta((await meta.get('floor')) as Uint8Array | undefined)
     const lastKeys = (await events.keys({ reverse: true, limit: 1 }).all()) as Uint8Array[]
@@ -118,6 +135,15 @@ export class LevelEventLog implements EventLog {
 
   lastSeq(): number {
     return this.#published
+  }
+
+  /**
+   * Deletes of the events `pending` put, for a log in its own database whose
+   * caller wrote them ahead of a change that then failed: the caller writes
+   * these (and awaits them) before `abort()`, so no reader can find them.
+   */
+  undoOps(pending: PendingAppend): EventLogBatchOp[] {
+    return pending.ops.flatMap((op) => (op.type === 'put' && op.sublevel === this.#events ? [{ type: 'del', sublevel: this.#events, key: op.key }] : []))
   }
 
   floorSeq(): number {
@@ -244,5 +270,21 @@ export class LevelEventLog implements EventLog {
   async close(): Promise<void> {
     this.#closed = true
     this.#listeners.clear()
+  }
+}
+
+/** `truncateAfter` (see the module header): deletes every event above `seq` and rewinds meta `seq` to it. */
+async function truncate(db: EventLogDb, events: Sub, meta: Sub, seq: number): Promise<void> {
+  assert(Number.isSafeInteger(seq) && seq >= 0, 'truncateAfter must be a non-negative integer')
+  const floor = decodeMeta((await meta.get('floor')) as Uint8Array | undefined)
+  if (floor > seq) throw new AtfedError('CorruptEventLog', `the event log was trimmed through seq ${floor}, above the ${seq} acknowledged`)
+  for (;;) {
+    const range = eventKeyRange(seq + 1, STREAM_SEQ_MAX)
+    const keys = (await events.keys({ ...range, limit: EVENT_LOG_TRIM_BATCH_EVENTS_MAX }).all()) as Uint8Array[]
+    const ops: EventLogBatchOp[] = keys.map((key) => ({ type: 'del', sublevel: events, key }))
+    const last = keys.length < EVENT_LOG_TRIM_BATCH_EVENTS_MAX
+    if (last) ops.push({ type: 'put', sublevel: meta, key: 'seq', value: encodeMeta(seq) })
+    await db.batch(ops, { sync: true })
+    if (last) return
   }
 }

@@ -35,7 +35,7 @@ import type { Did } from '../../core/syntax/did.ts'
 import { blobStoreFor } from '../blobs/registry.ts'
 import type { PdsContext } from '../context.ts'
 import { commitIndexFor } from '../repo/commit-index.ts'
-import { accountEvent, sequenceWith } from '../sequencer.ts'
+import { accountEvent } from '../sequencer.ts'
 import type { Account } from './account.ts'
 import { accountExtras } from './extras.ts'
 import { randomToken } from './invite-views.ts'
@@ -81,7 +81,7 @@ export async function deleteAccountData(ctx: PdsContext, did: Did): Promise<void
       ...extras.deletion.pendingPutOps(did),
     ]
     const event = accountEvent({ did, status: 'deleted' })
-    await sequenceWith(ctx.events, [event], (eventOps) => ctx.db.batch([...ops, ...eventOps], { sync: true }))
+    await ctx.writer.storeWithEvents(ops, [event])
     await purgeLocked(ctx, did)
   })
 }

@@ -11,7 +11,7 @@
  * - `deactivated {applied}`: sets or clears `deactivatedAt` (a takedown
  *   still wins while it lasts).
  * All of it, and the `#account` event carrying the resulting status, go in
- * ONE batch (sequencer.ts `sequenceWith`), under the repo's write lock so
+ * ONE batch (`ctx.writer.storeWithEvents`), under the repo's write lock so
  * no write of the account interleaves. The event is sequenced on every
  * call, as the reference does, even when nothing changed.
  */
@@ -19,7 +19,7 @@ import { AtfedError } from '../../core/errors.ts'
 import type { StoreBatchOp } from '../../core/repo/block-store.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import type { PdsContext } from '../context.ts'
-import { accountEvent, sequenceWith } from '../sequencer.ts'
+import { accountEvent } from '../sequencer.ts'
 import type { Account, HostingStatus } from './account.ts'
 import { accountExtras } from './extras.ts'
 
@@ -58,7 +58,7 @@ export async function updateAccountStatus(ctx: PdsContext, did: Did, change: Sta
       ops.push(...(takendown ? takedowns.putOps(did, change.takedown.ref ?? null) : takedowns.delOps(did)))
       if (takendown) ops.push(...(await ctx.sessions.revokeAllOps(did)))
     }
-    await sequenceWith(ctx.events, [accountEvent(updated)], (eventOps) => ctx.db.batch([...ops, ...eventOps], { sync: true }))
+    await ctx.writer.storeWithEvents(ops, [accountEvent(updated)])
     return updated
   })
 }

@@ -46,7 +46,7 @@ import { opsToDidDocument } from '../../did-resolver/plc/document.ts'
 import { createGenesisOp, createTombstone } from '../../did-resolver/plc/op-builder.ts'
 import type { PlcOperation } from '../../did-resolver/plc/operation.ts'
 import type { PdsContext } from '../context.ts'
-import { accountEvent, commitEvent, identityEvent, sequenceWith, syncEvent } from '../sequencer.ts'
+import { accountEvent, commitEvent, identityEvent, syncEvent } from '../sequencer.ts'
 import type { Account } from './account.ts'
 import { verifyMigrationToken } from '../migration/service-auth.ts'
 import { freshIdentity } from '../migration/did-check.ts'
@@ -144,14 +144,13 @@ async function createPlcAccount(ctx: PdsContext, input: NewAccount): Promise<Cre
     const commit = createInitialCommit(did, signingKey)
     const session = ctx.sessions.openOps(did)
     const events = [identityEvent(did, input.handle), accountEvent(account), commitEvent(did, commit), syncEvent(did, commit)]
-    await sequenceWith(ctx.events, events, (eventOps) =>
-      ctx.repos.applyCommit(did, {
-        newBlocks: commit.newBlocks,
-        removedCids: [],
-        head: commit.head,
-        extra: [...ctx.accounts.createOps(account), ...useInviteCodeOps(ctx, input.inviteCode, did), ...session.ops, ...eventOps],
-      }),
-    )
+    const ops = ctx.repos.commitOps(did, {
+      newBlocks: commit.newBlocks,
+      removedCids: [],
+      head: commit.head,
+      extra: [...ctx.accounts.createOps(account), ...useInviteCodeOps(ctx, input.inviteCode, did), ...session.ops],
+    })
+    await ctx.writer.storeWithEvents(ops, events)
     return { account, accessJwt: session.accessJwt, refreshJwt: session.refreshJwt, didDoc: opsToDidDocument(did, genesis.op) }
   } catch (err) {
     await tombstone(ctx, did, genesis.op)

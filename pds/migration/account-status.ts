@@ -30,7 +30,7 @@ import type { Account } from '../accounts/account.ts'
 import { blobStoreFor } from '../blobs/registry.ts'
 import { countBlobs } from '../blobs/listing.ts'
 import type { PdsContext } from '../context.ts'
-import { accountEvent, identityEvent, sequenceWith, syncEvent } from '../sequencer.ts'
+import { accountEvent, identityEvent, syncEvent } from '../sequencer.ts'
 import { assertDidDocPointsHere, didDocProblem } from './did-check.ts'
 import type { MigrationStore } from './store.ts'
 
@@ -65,9 +65,7 @@ export async function deactivateAccount(ctx: PdsContext, did: Did): Promise<void
     const account = await liveAccount(ctx, did)
     if (account.status !== 'active') return
     const deactivated: Account = { ...account, status: 'deactivated', deactivatedAt: new Date().toISOString() }
-    await sequenceWith(ctx.events, [accountEvent(deactivated)], (eventOps) =>
-      ctx.db.batch([...ctx.accounts.putOps(deactivated), ...eventOps], { sync: true }),
-    )
+    await ctx.writer.storeWithEvents(ctx.accounts.putOps(deactivated), [accountEvent(deactivated)])
   })
 }
 

@@ -29,7 +29,7 @@ import { signOp } from '../../did-resolver/plc/op-builder.ts'
 import { cidForOp, parsePlcOp, plcStateOf, type PlcOperation, type UnsignedPlcOperation } from '../../did-resolver/plc/operation.ts'
 import type { Account } from '../accounts/account.ts'
 import type { PdsContext } from '../context.ts'
-import { identityEvent, sequenceWith } from '../sequencer.ts'
+import { identityEvent } from '../sequencer.ts'
 
 const PDS_SERVICE_TYPE = 'AtprotoPersonalDataServer'
 /** PLC client errors that mean "no usable answer" rather than "the directory said no". */
@@ -121,6 +121,6 @@ export async function submitPlcUpdate(ctx: PdsContext, account: Account, input: 
   const op = parseSubmitted(input)
   checkOpPointsHere(ctx, account, op)
   await plcCall('submitting the operation', () => ctx.plc.submitOp(account.did, op))
-  await sequenceWith(ctx.events, [identityEvent(account.did, account.handle)], (eventOps) => ctx.db.batch(eventOps, { sync: true }))
+  await ctx.writer.storeWithEvents([], [identityEvent(account.did, account.handle)])
   ctx.idResolver.refresh(account.did).catch(() => undefined)
 }

@@ -31,7 +31,7 @@ import { checkServiceHandle, normalizeHandle, serviceDomainOf } from '../account
 import type { AccessCredentials } from '../auth/verifier.ts'
 import type { PdsContext } from '../context.ts'
 import { perDid } from '../rate-limits.ts'
-import { identityEvent, sequenceWith } from '../sequencer.ts'
+import { identityEvent } from '../sequencer.ts'
 
 async function resolveHandle(ctx: PdsContext, input: unknown): Promise<Did> {
   const handle = normalizeHandle(input)
@@ -86,7 +86,7 @@ export async function updateHandle(ctx: PdsContext, did: Did, input: unknown): P
     try {
       await updateDidDocument(ctx, did, handle)
       const ops = ctx.accounts.updateHandleOps(account, handle)
-      await sequenceWith(ctx.events, [identityEvent(did, handle)], (eventOps) => ctx.db.batch([...ops, ...eventOps], { sync: true }))
+      await ctx.writer.storeWithEvents(ops, [identityEvent(did, handle)])
     } finally {
       reservation?.release()
     }

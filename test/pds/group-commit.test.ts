@@ -1,7 +1,9 @@
 /**
  * Group commit (pds/commit-queue.ts, pds/repo/in-flight.ts, pds/writes.ts):
- * the queue on its own (batching, limits, a failed batch fails every commit
- * in it and burns its seqs, dependents fail, ServerBusy), then the PDS
+ * the queue on its own (batching, limits, events written ahead and
+ * acknowledged, a failed batch fails every commit in it, deletes its events
+ * and burns its seqs, dependents fail, ServerBusy, an undeletable event
+ * stops the queue), then the PDS
  * writer under concurrent writes of several repos — seeded sequences of
  * creates, updates, deletes and identical records at two paths, pipelined on
  * not-yet-durable heads — checked deeply: stored blocks = reachable blocks,
@@ -18,12 +20,14 @@ import { after, before, describe, it } from 'node:test'
 import { Level } from 'level'
 import type { LexMap } from '../../core/data/cbor.ts'
 import type { RootDb, StoreBatchOp } from '../../core/repo/block-store.ts'
-import { LevelEventLog } from '../../core/stream/event-log-level.ts'
+import { seqOfKey } from '../../core/stream/event-log-keys.ts'
+import { levelEventLogSublevels, type LevelEventLog } from '../../core/stream/event-log-level.ts'
 import type { UnsequencedEvent } from '../../core/stream/events.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { parseNsid } from '../../core/syntax/nsid.ts'
 import { parseRecordKey } from '../../core/syntax/record-key.ts'
 import { CommitQueue } from '../../pds/commit-queue.ts'
+import { EventJournal, readAckedSeq as ackedSeq } from '../../pds/event-journal.ts'
 import { identityEvent } from '../../pds/sequencer.ts'
 import type { PdsWrite, WriteHook } from '../../pds/writes.ts'
 import { createTestAccount, startPlcForPds, startTestPds, type TestPds } from '../helpers/pds.ts'
@@ -33,20 +37,27 @@ import { makeRng } from '../helpers/prng.ts'
 
 const POST = parseNsid('app.bsky.feed.post')
 
-async function openDb(): Promise<{ db: RootDb; log: LevelEventLog; close(): Promise<void> }> {
+async function openDb(): Promise<{ db: RootDb; journal: EventJournal; log: LevelEventLog; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'atfed-gc-'))
-  const db: RootDb = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+  const db: RootDb = new Level<Uint8Array, Uint8Array>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open()
-  const log = await LevelEventLog.open(db)
+  const journal = await EventJournal.open(dir, db)
   return {
     db,
-    log,
+    journal,
+    log: journal.log,
     close: async () => {
-      await log.close()
+      await journal.close()
       await db.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/** The seqs stored in the journal's database (not the log's in-memory tail). */
+async function storedSeqs(journal: EventJournal): Promise<number[]> {
+  const keys = (await levelEventLogSublevels(journal.db, 'events').events.keys().all()) as Uint8Array[]
+  return keys.map(seqOfKey)
 }
 
 const event = (i: number): UnsequencedEvent => identityEvent(`did:plc:${'a'.repeat(23)}${i}` as Did, null)
@@ -55,8 +66,8 @@ function putOp(db: RootDb, key: string): StoreBatchOp {
   return { type: 'put', key, value: 'v', keyEncoding: 'utf8', valueEncoding: 'utf8' } as unknown as StoreBatchOp
 }
 
-/** Fails the first batch written (array or chained: the queue writes chained batches, native-batch.ts), after `gate`. */
-function failNextBatch(db: RootDb, gate?: Promise<void>): { calls: () => number } {
+/** Fails the `failing` batches written (1-based; array or chained: the queue writes chained batches, native-batch.ts), after `gate`. */
+function failBatches(db: RootDb, failing: readonly number[], gate?: Promise<void>): { calls: () => number } {
   const original = db.batch.bind(db) as (...args: unknown[]) => any
   let calls = 0
   const fail = async () => {
@@ -65,9 +76,10 @@ function failNextBatch(db: RootDb, gate?: Promise<void>): { calls: () => number 
   }
   ;(db as any).batch = (...args: unknown[]) => {
     calls++
-    if (args.length > 0) return calls === 1 ? fail() : original(...args)
+    const failThis = failing.includes(calls)
+    if (args.length > 0) return failThis ? fail() : original(...args)
     const chained = original()
-    if (calls === 1) {
+    if (failThis) {
       chained.write = async () => {
         await chained.close()
         return fail()
@@ -79,54 +91,91 @@ function failNextBatch(db: RootDb, gate?: Promise<void>): { calls: () => number 
   return { calls: () => calls }
 }
 
+const failNextBatch = (db: RootDb, gate?: Promise<void>) => failBatches(db, [1], gate)
+
 describe('CommitQueue', () => {
   it('writes the commits queued in one turn together, split by the batch limits', async () => {
-    const { db, log, close } = await openDb()
-    const queue = new CommitQueue(db, { batchCommitsMax: 4 })
+    const { db, journal, log, close } = await openDb()
+    const queue = new CommitQueue(db, journal, { batchCommitsMax: 4 })
     const tickets = Array.from({ length: 10 }, (_, i) => {
       const pending = log.appendOps([event(i)])
-      return queue.enqueue({ ops: [putOp(db, `k${i}`), ...pending.ops], appends: [pending] })
+      return queue.enqueue({ ops: [putOp(db, `k${i}`)], appends: [pending] })
     })
     await Promise.all(tickets.map((t) => t.durable))
     assert.equal(queue.batches, 3)
     assert.deepEqual(tickets.map((t) => t.state), Array(10).fill('durable'))
     assert.equal(log.lastSeq(), 10)
     assert.equal(await db.get('k9', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), 'v')
+    assert.deepEqual(await storedSeqs(journal), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    assert.equal(await ackedSeq(db), 10, 'the last group acknowledged its highest seq')
 
-    const bytesBound = new CommitQueue(db, { batchBytesMax: 1 }) // every commit alone (one always fits)
+    const bytesBound = new CommitQueue(db, journal, { batchBytesMax: 1 }) // every commit alone (one always fits)
     await Promise.all([0, 1, 2].map((i) => bytesBound.enqueue({ ops: [putOp(db, `b${i}`)], appends: [] }).durable))
     assert.equal(bytesBound.batches, 3)
     await close()
   })
 
-  it('fails every commit of a failed batch: nothing stored, seqs burned, dependents fail', async () => {
-    const { db, log, close } = await openDb()
-    const queue = new CommitQueue(db)
+  it('fails every commit of a failed batch: nothing stored, events written ahead deleted, seqs burned, dependents fail', async () => {
+    const { db, journal, log, close } = await openDb()
+    const queue = new CommitQueue(db, journal)
     failNextBatch(db)
     const tickets = [0, 1, 2].map((i) => {
       const pending = log.appendOps([event(i)])
-      return queue.enqueue({ ops: [putOp(db, `f${i}`), ...pending.ops], appends: [pending] })
+      return queue.enqueue({ ops: [putOp(db, `f${i}`)], appends: [pending] })
     })
     const results = await Promise.allSettled(tickets.map((t) => t.durable))
     assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected'])
     assert.deepEqual(tickets.map((t) => t.state), ['failed', 'failed', 'failed'])
     assert.equal(await db.get('f0', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), undefined)
+    assert.deepEqual(await storedSeqs(journal), [], 'the events written ahead were deleted')
     const dependent = queue.enqueue({ ops: [putOp(db, 'g')], appends: [], after: tickets[2] })
     await assert.rejects(dependent.durable)
     const pending = log.appendOps([event(9)])
-    const fresh = queue.enqueue({ ops: [putOp(db, 'h'), ...pending.ops], appends: [pending] })
+    const fresh = queue.enqueue({ ops: [putOp(db, 'h')], appends: [pending] })
     await fresh.durable
     assert.deepEqual(pending.seqs, [4])
     const seqs: number[] = []
     for await (const frame of log.read(0)) seqs.push(frame.seq)
     assert.deepEqual(seqs, [4])
+    assert.deepEqual(await storedSeqs(journal), [4])
     assert.equal(await db.get('g', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), undefined)
     await close()
   })
 
+  it('fails the commits whose events could not be written ahead: nothing of theirs stored', async () => {
+    const { db, journal, log, close } = await openDb()
+    const queue = new CommitQueue(db, journal)
+    failNextBatch(journal.db)
+    const pending = log.appendOps([event(0)])
+    const ticket = queue.enqueue({ ops: [putOp(db, 'e0')], appends: [pending] })
+    await assert.rejects(ticket.durable, /injected/)
+    assert.equal(await db.get('e0', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), undefined)
+    assert.equal(await ackedSeq(db), 0)
+    const next = log.appendOps([event(1)])
+    await queue.enqueue({ ops: [putOp(db, 'e1')], appends: [next] }).durable
+    assert.deepEqual(await storedSeqs(journal), [2])
+    assert.equal(log.lastSeq(), 2)
+    await close()
+  })
+
+  it('refuses every later commit, and publishes nothing more, when a failed batch\'s events cannot be deleted', async () => {
+    const { db, journal, log, close } = await openDb()
+    const queue = new CommitQueue(db, journal)
+    failNextBatch(db)
+    failBatches(journal.db, [2]) // 1: the events ahead (written), 2: deleting them again (fails)
+    const pending = log.appendOps([event(0)])
+    const ticket = queue.enqueue({ ops: [putOp(db, 'u0')], appends: [pending] })
+    await assert.rejects(ticket.durable, /injected/)
+    assert.throws(() => queue.enqueue({ ops: [putOp(db, 'u1')], appends: [] }), { name: 'InternalServerError' })
+    assert.equal(log.lastSeq(), 0, 'the undeletable event is never published')
+    assert.deepEqual(await storedSeqs(journal), [1])
+    assert.equal(await ackedSeq(db), 0, 'so a restart drops it')
+    await close()
+  })
+
   it('refuses one commit more than the queue holds with ServerBusy', async () => {
-    const { db, close } = await openDb()
-    const queue = new CommitQueue(db, { queueCommitsMax: 2 })
+    const { db, journal, close } = await openDb()
+    const queue = new CommitQueue(db, journal, { queueCommitsMax: 2 })
     const a = queue.enqueue({ ops: [putOp(db, 'a')], appends: [] })
     const b = queue.enqueue({ ops: [putOp(db, 'b')], appends: [] })
     assert.throws(() => queue.enqueue({ ops: [putOp(db, 'c')], appends: [] }), { name: 'ServerBusy' })
