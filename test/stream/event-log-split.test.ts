@@ -77,6 +77,22 @@ describe('LevelEventLog truncateAfter', () => {
     })
   })
 
+  it('writes nothing but event keys in an append batch (one key in every batch would make every table overlap)', async () => {
+    await withDbs(async (open) => {
+      const db = await open('events')
+      const log = await LevelEventLog.open(db, { truncateAfter: 0 })
+      const pending = log.appendOps([unsequenced(1), unsequenced(2)])
+      const { prefix } = levelEventLogSublevels(db, 'events').events as unknown as { prefix: string }
+      assert.deepEqual(pending.ops.map((op) => (op.sublevel as unknown as { prefix: string }).prefix), [prefix, prefix])
+      await db.batch([...pending.ops], { sync: true })
+      pending.commit()
+      await log.close()
+      const reopened = await LevelEventLog.open(db, { truncateAfter: 2 })
+      assert.deepEqual(await reopened.append([unsequenced(3)]), [3])
+      await reopened.close()
+    })
+  })
+
   it('refuses to truncate below what trimming already removed', async () => {
     await withDbs(async (open) => {
       let clock = 1_000
