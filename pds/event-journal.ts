@@ -17,7 +17,7 @@
  *    seq (`ackOp`);
  * 3. on open, events above the recorded `acked` are deleted (their change
  *    never became durable; they were never published) and their seqs are
- *    given again (LevelEventLog `truncateAfter`).
+ *    given again (LevelEventLog `writeAhead`).
  * A repo batch that fails has its group's events deleted (`undoOps`, awaited)
  * before their seqs are settled, so nothing reads them; groups are written
  * one at a time, so every event at or below `acked` belongs to a durable
@@ -71,7 +71,7 @@ export class EventJournal {
       })
       if (moved > 0) console.log(`pds: moved ${moved} firehose events from ${join(dataDir, 'db')} to ${join(dataDir, EVENT_DB_DIR)}`)
       const log = await LevelEventLog.open(db as EventLogDb, {
-        truncateAfter: await readAcked(),
+        writeAhead: { acknowledged: await readAcked() },
         ...(options.now === undefined ? {} : { now: options.now }),
       })
       return new EventJournal(db, log, acks)

@@ -1,7 +1,9 @@
 /**
- * Moves a `LevelEventLog` (its events and its meta numbers) from one
- * database to another — how a PDS whose events lived in its repo database
- * gets them into their own one (pds/event-journal.ts).
+ * Moves a `LevelEventLog` (its events and its meta numbers) out of a
+ * database it shared with other state into a database of its own, as a
+ * write-ahead log (the layouts differ: event-log-level.ts) — how a PDS whose
+ * events lived in its repo database gets them into their own one
+ * (pds/event-journal.ts).
  *
  * Crash-safe and restartable: the destination's meta (`seq`, `floor`) is
  * raised first; then chunk by chunk the events are written to the
@@ -25,13 +27,13 @@ export type EventLogMoveOptions = {
   beforeMove?: (highSeq: number) => Promise<void>
 }
 
-/** Moves the log named `name` from `from` to `to`; resolves with how many events moved (0 when `from` has none and no meta). */
+/** Moves the log named `name` from `from` (shared) to `to` (write-ahead); resolves with how many events moved (0 when `from` has none and no meta). */
 export async function moveLevelEventLog(from: EventLogDb, to: EventLogDb, options: EventLogMoveOptions = {}): Promise<number> {
   const name = options.name ?? 'events'
   await from.open()
   await to.open()
-  const source = levelEventLogSublevels(from, name)
-  const target = levelEventLogSublevels(to, name)
+  const source = levelEventLogSublevels(from, name, { writeAhead: false })
+  const target = levelEventLogSublevels(to, name, { writeAhead: true })
   const sourceSeq = (await source.meta.get('seq')) as Uint8Array | undefined
   const sourceFloor = (await source.meta.get('floor')) as Uint8Array | undefined
   const lastKeys = (await source.events.keys({ reverse: true, limit: 1 }).all()) as Uint8Array[]

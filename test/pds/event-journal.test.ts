@@ -11,10 +11,9 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Level } from 'level'
 import type { RootDb } from '../../core/repo/block-store.ts'
-import type { EventLogDb } from '../../core/stream/event-log.ts'
-import { seqOfKey } from '../../core/stream/event-log-keys.ts'
+import type { EventLogBatchOp, EventLogDb } from '../../core/stream/event-log.ts'
+import { encodeMeta, seqOfKey } from '../../core/stream/event-log-keys.ts'
 import { LevelEventLog, levelEventLogSublevels } from '../../core/stream/event-log-level.ts'
-import { moveLevelEventLog } from '../../core/stream/event-log-move.ts'
 import { parseFrame } from '../../core/stream/event-parse.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { EVENT_DB_DIR, readAckedSeq } from '../../pds/event-journal.ts'
@@ -85,7 +84,7 @@ describe('PDS event database', { timeout: 60_000 }, () => {
     await restart(async () => {
       // What a kill between the event batch and the repo batch leaves (commit-queue.ts).
       const db = openLevel(join(pds.dataDir, EVENT_DB_DIR))
-      const log = await LevelEventLog.open(db)
+      const log = await LevelEventLog.open(db, { writeAhead: { acknowledged: last } })
       const ahead = log.appendOps([identityEvent(alice.did as Did, null), identityEvent(alice.did as Did, null)])
       await db.batch([...ahead.ops], { sync: true })
       await log.close()
@@ -105,7 +104,17 @@ describe('PDS event database', { timeout: 60_000 }, () => {
       // Rebuild the old layout: the log inside the repo database, no event database, no acknowledgement.
       const repoDb = openLevel(join(pds.dataDir, 'db'))
       const eventDb = openLevel(join(pds.dataDir, EVENT_DB_DIR))
-      assert.equal(await moveLevelEventLog(eventDb, repoDb), before.length)
+      const legacy = levelEventLogSublevels(repoDb, 'events', { writeAhead: false })
+      const current = levelEventLogSublevels(eventDb, 'events', { writeAhead: true })
+      const entries = (await current.events.iterator().all()) as Array<[Uint8Array, Uint8Array]>
+      assert.equal(entries.length, before.length)
+      await repoDb.batch(
+        [
+          ...entries.map(([key, value]) => ({ type: 'put', sublevel: legacy.events, key, value })),
+          { type: 'put', sublevel: legacy.meta, key: 'seq', value: encodeMeta(before.at(-1)!.seq) },
+        ] as EventLogBatchOp[],
+        { sync: true },
+      )
       await repoDb.del('!event-acks!acked' as unknown as Uint8Array, { keyEncoding: 'utf8' })
       assert.equal(await readAckedSeq(repoDb as RootDb), 0)
       await repoDb.close()
@@ -113,7 +122,7 @@ describe('PDS event database', { timeout: 60_000 }, () => {
       rmSync(join(pds.dataDir, EVENT_DB_DIR), { recursive: true })
     })
     assert.deepEqual(await served(pds), before)
-    const legacy = levelEventLogSublevels(pds.ctx.db as EventLogDb, 'events')
+    const legacy = levelEventLogSublevels(pds.ctx.db as EventLogDb, 'events', { writeAhead: false })
     assert.deepEqual(await legacy.events.keys().all(), [], 'no event left in the repo database')
     assert.deepEqual(await legacy.meta.keys().all(), [])
     assert.equal(await readAckedSeq(pds.ctx.db), before.at(-1)!.seq)
@@ -121,7 +130,7 @@ describe('PDS event database', { timeout: 60_000 }, () => {
     const after = await served(pds)
     assert.equal(after.length, before.length + 1)
     assert.equal(after.at(-1)!.seq, before.at(-1)!.seq + 1)
-    const stored = (await levelEventLogSublevels(pds.ctx.journal.db as EventLogDb, 'events').events.keys().all()) as Uint8Array[]
+    const stored = (await levelEventLogSublevels(pds.ctx.journal.db as EventLogDb, 'events', { writeAhead: true }).events.keys().all()) as Uint8Array[]
     assert.deepEqual(stored.map(seqOfKey), after.map((e) => e.seq))
     await headAgrees()
   })

@@ -56,7 +56,7 @@ async function openDb(): Promise<{ db: RootDb; journal: EventJournal; log: Level
 
 /** The seqs stored in the journal's database (not the log's in-memory tail). */
 async function storedSeqs(journal: EventJournal): Promise<number[]> {
-  const keys = (await levelEventLogSublevels(journal.db, 'events').events.keys().all()) as Uint8Array[]
+  const keys = (await levelEventLogSublevels(journal.db, 'events', { writeAhead: true }).events.keys().all()) as Uint8Array[]
   return keys.map(seqOfKey)
 }
 

@@ -1,7 +1,8 @@
 /**
  * What a LevelEventLog kept in its own database needs (the PDS's, see
- * pds/event-journal.ts): `truncateAfter` on open (unacknowledged events
- * dropped, their seqs given again, the floor guarded), `undoOps` (deletes of
+ * pds/event-journal.ts): `writeAhead` (unacknowledged events dropped on
+ * open, their seqs given again, the floor guarded; no key but events in an
+ * append batch, meta keys before the events), `undoOps` (deletes of
  * exactly the events an append put), and `moveLevelEventLog` (the one-time
  * move out of a shared database: chunked by count and bytes, resumable
  * after an interruption, nothing lost or duplicated).
@@ -42,7 +43,8 @@ async function frames(log: LevelEventLog): Promise<Array<[number, string]>> {
 }
 
 async function storedSeqs(db: EventLogDb, name = 'events'): Promise<number[]> {
-  return ((await levelEventLogSublevels(db, name).events.keys().all()) as Uint8Array[]).map(seqOfKey)
+  // The events sublevel is the same in both layouts.
+  return ((await levelEventLogSublevels(db, name, { writeAhead: true }).events.keys().all()) as Uint8Array[]).map(seqOfKey)
 }
 
 /** Appends `n` events whose frames are `bytes` long (arbitrary bytes: the log stores frames verbatim). */
@@ -55,11 +57,11 @@ async function appendRaw(log: LevelEventLog, n: number, bytes: number): Promise<
   }
 }
 
-describe('LevelEventLog truncateAfter', () => {
+describe('LevelEventLog writeAhead', () => {
   it('drops the events above the acknowledged seq and gives their seqs again', async () => {
     await withDbs(async (open) => {
       const db = await open('events')
-      const log = await LevelEventLog.open(db)
+      const log = await LevelEventLog.open(db, { writeAhead: { acknowledged: 0 } })
       await log.append([unsequenced(1), unsequenced(2), unsequenced(3)])
       const kept = await frames(log)
       // Written ahead of a change that never landed: on disk, never committed.
@@ -68,7 +70,7 @@ describe('LevelEventLog truncateAfter', () => {
       assert.deepEqual(await storedSeqs(db), [1, 2, 3, 4, 5])
       await log.close()
 
-      const reopened = await LevelEventLog.open(db, { truncateAfter: 3 })
+      const reopened = await LevelEventLog.open(db, { writeAhead: { acknowledged: 3 } })
       assert.deepEqual(await storedSeqs(db), [1, 2, 3])
       assert.equal(reopened.lastSeq(), 3)
       assert.deepEqual(await frames(reopened), kept)
@@ -77,19 +79,26 @@ describe('LevelEventLog truncateAfter', () => {
     })
   })
 
-  it('writes nothing but event keys in an append batch (one key in every batch would make every table overlap)', async () => {
+  it('writes nothing but event keys in an append batch, and keeps its meta keys before them', async () => {
     await withDbs(async (open) => {
       const db = await open('events')
-      const log = await LevelEventLog.open(db, { truncateAfter: 0 })
+      const log = await LevelEventLog.open(db, { writeAhead: { acknowledged: 0 } })
       const pending = log.appendOps([unsequenced(1), unsequenced(2)])
-      const { prefix } = levelEventLogSublevels(db, 'events').events as unknown as { prefix: string }
+      const layout = levelEventLogSublevels(db, 'events', { writeAhead: true })
+      const { prefix } = layout.events as unknown as { prefix: string }
       assert.deepEqual(pending.ops.map((op) => (op.sublevel as unknown as { prefix: string }).prefix), [prefix, prefix])
       await db.batch([...pending.ops], { sync: true })
       pending.commit()
       await log.close()
-      const reopened = await LevelEventLog.open(db, { truncateAfter: 2 })
+      const reopened = await LevelEventLog.open(db, { writeAhead: { acknowledged: 2 } })
       assert.deepEqual(await reopened.append([unsequenced(3)]), [3])
       await reopened.close()
+      // A key after the events in any table would make it span every newer one (module header).
+      const keys = (await db.keys().all()).map((key: Uint8Array) => Buffer.from(key).toString('latin1'))
+      const metaPrefix = (layout.meta as unknown as { prefix: string }).prefix
+      assert.ok(keys[0]!.startsWith(metaPrefix), `the meta key sorts first: ${keys[0]}`)
+      assert.ok(keys.slice(1).every((key: string) => key.startsWith(prefix)))
+      assert.equal(keys.length, 4)
     })
   })
 
@@ -97,13 +106,13 @@ describe('LevelEventLog truncateAfter', () => {
     await withDbs(async (open) => {
       let clock = 1_000
       const db = await open('events')
-      const log = await LevelEventLog.open(db, { now: () => clock })
+      const log = await LevelEventLog.open(db, { now: () => clock, writeAhead: { acknowledged: 0 } })
       await log.append([unsequenced(1), unsequenced(2)])
       clock += 10_000
       assert.equal(await log.trim(5_000), 2)
       await log.close()
-      await assert.rejects(LevelEventLog.open(db, { truncateAfter: 1 }), { name: 'CorruptEventLog' })
-      const fine = await LevelEventLog.open(db, { truncateAfter: 2 })
+      await assert.rejects(LevelEventLog.open(db, { writeAhead: { acknowledged: 1 } }), { name: 'CorruptEventLog' })
+      const fine = await LevelEventLog.open(db, { writeAhead: { acknowledged: 2 } })
       assert.equal(fine.lastSeq(), 2)
       await fine.close()
     })
@@ -159,7 +168,7 @@ describe('moveLevelEventLog', () => {
       assert.deepEqual(writes.eventCounts, [3])
       assert.deepEqual((await from.keys().all()).map((key: Uint8Array) => [...key]), [[1]], 'nothing of the log is left in the source')
 
-      const moved2 = await LevelEventLog.open(to)
+      const moved2 = await LevelEventLog.open(to, { writeAhead: { acknowledged: high } })
       assert.deepEqual(await frames(moved2), before)
       assert.equal(moved2.floorSeq(), EVENT_LOG_MOVE_BATCH_EVENTS_MAX * 2 + 1)
       assert.deepEqual(await moved2.append([unsequenced(4)]), [EVENT_LOG_MOVE_BATCH_EVENTS_MAX * 2 + 5])
@@ -214,7 +223,7 @@ describe('moveLevelEventLog', () => {
       assert.equal((await storedSeqs(to)).length, EVENT_LOG_MOVE_BATCH_EVENTS_MAX * 2)
 
       assert.equal(await moveLevelEventLog(from, to), EVENT_LOG_MOVE_BATCH_EVENTS_MAX * 2)
-      const moved = await LevelEventLog.open(to)
+      const moved = await LevelEventLog.open(to, { writeAhead: { acknowledged: before.at(-1)![0] } })
       assert.deepEqual(await frames(moved), before)
       await moved.close()
     })
@@ -225,7 +234,7 @@ describe('moveLevelEventLog', () => {
 function spyBatches(db: EventLogDb): { eventCounts: number[] } {
   const original = db.batch.bind(db) as (ops: EventLogBatchOp[], options: object) => Promise<void>
   const eventCounts: number[] = []
-  const { prefix } = levelEventLogSublevels(db, 'events').events as unknown as { prefix: string }
+  const { prefix } = levelEventLogSublevels(db, 'events', { writeAhead: true }).events as unknown as { prefix: string }
   ;(db as any).batch = (ops: EventLogBatchOp[], options: object) => {
     const n = ops.filter((op) => op.type === 'put' && (op.sublevel as unknown as { prefix?: string } | undefined)?.prefix === prefix).length
     if (n > 0) eventCounts.push(n)
