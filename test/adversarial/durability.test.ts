@@ -19,7 +19,7 @@ import { parseFrame } from '../../core/stream/event-parse.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { startRelay } from '../../relay/server.ts'
 import { startRelayHarness } from '../relay/relay-harness.ts'
-import { createTestAccount, startPlcForPds, startTestPds, xrpc, type TestPds } from '../helpers/pds.ts'
+import { createTestAccount, createTestPost, startPlcForPds, startTestPds, xrpc, type TestPds } from '../helpers/pds.ts'
 import type { TestPlc } from '../helpers/plc.ts'
 import { makeRng } from '../helpers/prng.ts'
 
@@ -45,14 +45,7 @@ describe('adversarial §4.10: torn writes in the PDS and relay logs', { timeout:
     await plc.stop()
   })
 
-  async function post(text: string): Promise<number> {
-    const reply = await xrpc(pds.publicUrl, 'com.atproto.repo.createRecord', {
-      token: alice.accessJwt,
-      body: { repo: alice.did, collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text, createdAt: new Date().toISOString() } },
-    })
-    assert.equal(reply.status, 200, JSON.stringify(reply.body))
-    return reply.status
-  }
+  const post = (text: string) => createTestPost(pds.publicUrl, alice, text)
 
   /** Every served frame parses; seqs increase; the head's commit is the last #commit of alice. */
   async function consistent(): Promise<number> {

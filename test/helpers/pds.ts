@@ -99,3 +99,13 @@ export async function createTestAccount(
   if (reply.status !== 200) throw new Error(`createAccount ${handle}: ${reply.status} ${JSON.stringify(reply.body)}`)
   return reply.body
 }
+
+/** createRecord of an app.bsky.feed.post saying `text` in `account`'s repo; throws unless 200. */
+export async function createTestPost(base: string, account: { did: string; accessJwt: string }, text: string): Promise<{ uri: string; cid: string }> {
+  const reply = await xrpc(base, 'com.atproto.repo.createRecord', {
+    token: account.accessJwt,
+    body: { repo: account.did, collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text, createdAt: new Date().toISOString() } },
+  })
+  if (reply.status !== 200) throw new Error(`createRecord: ${reply.status} ${JSON.stringify(reply.body)}`)
+  return reply.body
+}

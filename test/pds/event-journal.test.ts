@@ -18,7 +18,7 @@ import { parseFrame } from '../../core/stream/event-parse.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { EVENT_DB_DIR, readAckedSeq } from '../../pds/event-journal.ts'
 import { identityEvent } from '../../pds/sequencer.ts'
-import { createTestAccount, startPlcForPds, startTestPds, xrpc, type TestPds } from '../helpers/pds.ts'
+import { createTestAccount, createTestPost, startPlcForPds, startTestPds, type TestPds } from '../helpers/pds.ts'
 import type { TestPlc } from '../helpers/plc.ts'
 
 type Served = Array<{ seq: number; hex: string }>
@@ -47,13 +47,7 @@ describe('PDS event database', { timeout: 60_000 }, () => {
     await plc.stop()
   })
 
-  async function post(text: string): Promise<void> {
-    const reply = await xrpc(pds.publicUrl, 'com.atproto.repo.createRecord', {
-      token: alice.accessJwt,
-      body: { repo: alice.did, collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text, createdAt: new Date().toISOString() } },
-    })
-    assert.equal(reply.status, 200, JSON.stringify(reply.body))
-  }
+  const post = (text: string) => createTestPost(pds.publicUrl, alice, text)
 
   async function restart(between: () => Promise<void>): Promise<void> {
     await pds.close()
