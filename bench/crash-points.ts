@@ -10,8 +10,9 @@
  *
  * Prints one line per iteration to stderr and a summary per component to
  * stdout: kills survived, acknowledged writes checked, in-flight writes
- * that were durable (allowed when whole), lost (must be 0) and the first
- * problems. Exit code 1 when anything was lost or a check failed; 2 on bad
+ * that were durable (allowed when whole), restarts that repaired a
+ * half-written change (the PDS: events written ahead of a repo batch that
+ * never landed, dropped), lost (must be 0) and the first problems. Exit code 1 when anything was lost or a check failed; 2 on bad
  * arguments. A component's run is bounded by RUN_TIMEOUT_MS.
  */
 import { parseArgs } from 'node:util'
@@ -75,9 +76,11 @@ async function main(): Promise<number> {
     console.log(formatReport(report))
   }
   const failed = reports.filter((r) => r.lost > 0 || r.problems.length > 0 || r.survived < r.iterations)
-  console.log(`\n| component | kills survived | acknowledged writes checked | in-flight writes durable (whole) | lost | seconds |`)
-  console.log(`|---|---|---|---|---|---|`)
-  for (const r of reports) console.log(`| ${r.component} | ${r.survived}/${r.iterations} | ${r.acked} | ${r.uncertainDurable} | ${r.lost} | ${r.seconds.toFixed(0)} |`)
+  console.log(`\n| component | kills survived | acknowledged writes checked | in-flight writes durable (whole) | restarts that repaired a half-written change | lost | seconds |`)
+  console.log(`|---|---|---|---|---|---|---|`)
+  for (const r of reports) {
+    console.log(`| ${r.component} | ${r.survived}/${r.iterations} | ${r.acked} | ${r.uncertainDurable} | ${r.recoveries ?? '–'} | ${r.lost} | ${r.seconds.toFixed(0)} |`)
+  }
   return failed.length === 0 ? 0 : 1
 }
 

@@ -74,6 +74,9 @@ export class EventJournal {
         writeAhead: { acknowledged: await readAcked() },
         ...(options.now === undefined ? {} : { now: options.now }),
       })
+      if (log.droppedOnOpen > 0) {
+        console.log(`pds: dropped ${log.droppedOnOpen} firehose events written ahead of changes that did not land (stopped between the two writes); seqs from ${log.lastSeq() + 1} are given again`)
+      }
       return new EventJournal(db, log, acks)
     } catch (err) {
       await db.close()

@@ -68,7 +68,7 @@ export type LevelEventLogOptions = {
 
 type Sub = ReturnType<EventLogDb['sublevel']>
 /** What `open` recovered from storage. */
-type Recovered = { seq: number; floor: number; lastTimeMs: number }
+type Recovered = { seq: number; floor: number; lastTimeMs: number; droppedOnOpen: number }
 type Queued = { last: number; frames: Uint8Array[]; first: number; state: 'pending' | 'committed' | 'aborted' }
 
 const BINARY = { keyEncoding: 'view', valueEncoding: 'view' } as const
@@ -83,6 +83,8 @@ export function levelEventLogSublevels(db: EventLogDb, name: string, layout: { w
 
 export class LevelEventLog implements EventLog {
   readonly db: EventLogDb
+  /** A write-ahead log: how many unacknowledged events `open` deleted (0 otherwise). */
+  readonly droppedOnOpen: number
   readonly #events: Sub
   readonly #meta: Sub
   readonly #now: () => number
@@ -100,6 +102,7 @@ export class LevelEventLog implements EventLog {
   private constructor(db: EventLogDb, init: Recovered & { events: Sub; meta: Sub; options: LevelEventLogOptions }) {
     const { options } = init
     this.db = db
+    this.droppedOnOpen = init.droppedOnOpen
     this.#events = init.events
     this.#meta = init.meta
     this.#now = options.now ?? Date.now
@@ -121,7 +124,7 @@ export class LevelEventLog implements EventLog {
     assert(Number.isSafeInteger(initialSeq) && initialSeq >= 1, 'initialSeq must be a positive integer')
     await db.open()
     const { events, meta } = levelEventLogSublevels(db, name, { writeAhead: options.writeAhead !== undefined })
-    if (options.writeAhead !== undefined) await truncate(db, events, meta, options.writeAhead.acknowledged)
+    const droppedOnOpen = options.writeAhead === undefined ? 0 : await truncate(db, events, meta, options.writeAhead.acknowledged)
     const metaSeq = decodeMeta((await meta.get('seq')) as Uint8Array | undefined)
     const metaFloor = decodeMeta((await meta.get('floor')) as Uint8Array | undefined)
     const lastKeys = (await events.keys({ reverse: true, limit: 1 }).all()) as Uint8Array[]
@@ -141,7 +144,7 @@ export class LevelEventLog implements EventLog {
         { sync: true },
       )
     }
-    return new LevelEventLog(db, { events, meta, seq, floor, lastTimeMs, options })
+    return new LevelEventLog(db, { events, meta, seq, floor, lastTimeMs, droppedOnOpen, options })
   }
 
   lastSeq(): number {
@@ -284,11 +287,12 @@ export class LevelEventLog implements EventLog {
   }
 }
 
-/** A write-ahead log's open (module header): deletes every event above `seq` and rewinds meta `seq` to it. */
-async function truncate(db: EventLogDb, events: Sub, meta: Sub, seq: number): Promise<void> {
+/** A write-ahead log's open (module header): deletes every event above `seq` and rewinds meta `seq` to it; resolves with how many it deleted. */
+async function truncate(db: EventLogDb, events: Sub, meta: Sub, seq: number): Promise<number> {
   assert(Number.isSafeInteger(seq) && seq >= 0, 'writeAhead.acknowledged must be a non-negative integer')
   const floor = decodeMeta((await meta.get('floor')) as Uint8Array | undefined)
   if (floor > seq) throw new AtfedError('CorruptEventLog', `the event log was trimmed through seq ${floor}, above the ${seq} acknowledged`)
+  let dropped = 0
   for (;;) {
     const range = eventKeyRange(seq + 1, STREAM_SEQ_MAX)
     const keys = (await events.keys({ ...range, limit: EVENT_LOG_TRIM_BATCH_EVENTS_MAX }).all()) as Uint8Array[]
@@ -296,6 +300,7 @@ async function truncate(db: EventLogDb, events: Sub, meta: Sub, seq: number): Pr
     const last = keys.length < EVENT_LOG_TRIM_BATCH_EVENTS_MAX
     if (last) ops.push({ type: 'put', sublevel: meta, key: 'seq', value: encodeMeta(seq) })
     await db.batch(ops, { sync: true })
-    if (last) return
+    dropped += keys.length
+    if (last) return dropped
   }
 }

@@ -40,6 +40,13 @@ export type CrashTarget = {
   readonly component: 'pds' | 'relay' | 'plc'
   /** The child's CLI arguments (same data dir and port every time) and its ready line. */
   command(): { args: string[]; ready: RegExp; env?: Record<string, string> }
+  /**
+   * A stdout line a restart prints when it repaired what a kill left half
+   * written, and what that was (the PDS: events written ahead of a repo
+   * batch that never landed): the report counts such restarts, so a run
+   * shows that kills hit that window.
+   */
+  readonly recovery?: { line: RegExp; what: string }
   /** Once, after the first start: accounts, consumers, writers. */
   setup(url: string, rng: Rng): Promise<void>
   load(iteration: number, url: string): Load
@@ -68,6 +75,8 @@ export type CrashReport = {
   acked: number
   uncertainDurable: number
   lost: number
+  /** Restarts that printed the target's recovery line; null when it has none. */
+  recoveries: number | null
   problems: string[]
   seconds: number
 }
@@ -110,7 +119,7 @@ export async function runCrashPoints(target: CrashTarget, options: CrashRunOptio
   const started = Date.now()
   const report: CrashReport = {
     component: target.component, seed: options.seed, iterations: options.iterations,
-    survived: 0, acked: 0, uncertainDurable: 0, lost: 0, problems: [], seconds: 0,
+    survived: 0, acked: 0, uncertainDurable: 0, lost: 0, recoveries: target.recovery === undefined ? null : 0, problems: [], seconds: 0,
   }
   let child: AtfedChild | null = null
   try {
@@ -119,6 +128,7 @@ export async function runCrashPoints(target: CrashTarget, options: CrashRunOptio
     for (let i = 0; i < options.iterations; i++) {
       let result: CheckResult
       const phases = { startMs: 0, checkMs: 0 }
+      let recovered = false
       try {
         if (child === null) break
         await killDuringLoad(target, child, i, rng, options)
@@ -127,6 +137,8 @@ export async function runCrashPoints(target: CrashTarget, options: CrashRunOptio
         let t = Date.now()
         child = await startChild(target)
         phases.startMs = Date.now() - t
+        recovered = target.recovery !== undefined && child.startup.some((line) => target.recovery!.line.test(line))
+        if (recovered && report.recoveries !== null) report.recoveries++
         t = Date.now()
         result = await target.check(i, child.url)
         phases.checkMs = Date.now() - t
@@ -137,7 +149,7 @@ export async function runCrashPoints(target: CrashTarget, options: CrashRunOptio
       report.uncertainDurable += result.uncertainDurable
       report.lost += result.lost
       report.problems.push(...result.problems.map((p) => `iteration ${i}: ${p}`))
-      options.log?.(`${target.component} ${i + 1}/${options.iterations}: ${result.acked} acknowledged writes checked, ${result.uncertainDurable} in-flight writes durable, ${result.lost} lost, ${result.problems.length} problems (restart ${phases.startMs} ms, check ${phases.checkMs} ms)`)
+      options.log?.(`${target.component} ${i + 1}/${options.iterations}: ${result.acked} acknowledged writes checked, ${result.uncertainDurable} in-flight writes durable, ${result.lost} lost, ${result.problems.length} problems (restart ${phases.startMs} ms, check ${phases.checkMs} ms)${recovered ? `; the restart ${target.recovery!.what}` : ''}`)
       if (result.lost > 0 || result.problems.length > 0) break
       report.survived++
     }
@@ -151,6 +163,7 @@ export async function runCrashPoints(target: CrashTarget, options: CrashRunOptio
 
 export function formatReport(r: CrashReport): string {
   const head = `${r.component}: ${r.survived}/${r.iterations} kills survived (seed ${r.seed}, ${r.seconds.toFixed(1)} s): ` +
-    `${r.acked} acknowledged writes checked, ${r.uncertainDurable} in-flight writes durable and complete, ${r.lost} lost`
+    `${r.acked} acknowledged writes checked, ${r.uncertainDurable} in-flight writes durable and complete, ${r.lost} lost` +
+    (r.recoveries === null ? '' : `, ${r.recoveries} restarts repaired a half-written change`)
   return [head, ...r.problems.slice(0, 10)].join('\n')
 }

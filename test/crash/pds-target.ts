@@ -69,6 +69,7 @@ export async function pdsCrashTarget(): Promise<CrashTarget> {
       ready: / listening on (http:\/\/\S+)/,
       env: { ATFED_PDS_RATE_LIMITS: 'false' },
     }),
+    recovery: { line: /^pds: dropped \d+ firehose events written ahead/, what: 'dropped events written ahead of a repo batch that never landed' },
     setup: async (url, seeded) => {
       rng = seeded
       for (let i = 0; i < ACCOUNTS; i++) accounts.push(await createWriterAccount(url, `crash${i}.test`))

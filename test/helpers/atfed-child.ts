@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 const BIN = fileURLToPath(new URL('../../bin/atfed.js', import.meta.url))
 const START_TIMEOUT_MS = 30_000
 const STDERR_LINES_KEPT = 40
+const STDOUT_START_LINES_KEPT = 40
 
 export type AtfedChild = {
   readonly child: ChildProcess
@@ -27,6 +28,8 @@ export type AtfedChild = {
   readonly url: string
   /** The child's last stderr lines. */
   readonly stderr: string[]
+  /** Its stdout lines up to the ready line (at most STDOUT_START_LINES_KEPT, the last ones). */
+  readonly startup: readonly string[]
   /** Resolves when the child has exited (at once if it already has). */
   readonly exited: Promise<void>
   /** Send `signal` (default SIGKILL) and wait for the exit. */
@@ -67,12 +70,18 @@ export function spawnAtfed(args: readonly string[], options: SpawnAtfedOptions):
       clearTimeout(timer)
       reject(new Error(`atfed ${args[0]} exited (${signal ?? code}) before it was ready:\n${stderr.join('\n')}`))
     })
+    const startup: string[] = []
+    let started = false
     const lines = createInterface({ input: child.stdout! })
     lines.on('line', (line) => {
+      if (started) return
+      startup.push(line)
+      if (startup.length > STDOUT_START_LINES_KEPT) startup.shift()
       const match = options.ready.exec(line)
       if (match === null) return
+      started = true
       clearTimeout(timer)
-      resolve({ child, url: match[1] ?? '', stderr, exited, kill })
+      resolve({ child, url: match[1] ?? '', stderr, startup, exited, kill })
     })
   })
 }

@@ -84,6 +84,7 @@ describe('PDS event database', { timeout: 60_000 }, () => {
       await log.close()
       await db.close()
     })
+    assert.equal(pds.ctx.events.droppedOnOpen, 2)
     assert.deepEqual(await served(pds), before)
     await post('after')
     const after = await served(pds)

@@ -71,6 +71,7 @@ describe('LevelEventLog writeAhead', () => {
       await log.close()
 
       const reopened = await LevelEventLog.open(db, { writeAhead: { acknowledged: 3 } })
+      assert.equal(reopened.droppedOnOpen, 2)
       assert.deepEqual(await storedSeqs(db), [1, 2, 3])
       assert.equal(reopened.lastSeq(), 3)
       assert.deepEqual(await frames(reopened), kept)
