@@ -12,17 +12,15 @@
  *   (stage-car.ts `stageRepoCar`). `close()` removes that directory; a process
  *   exit removes it too, should the command die before closing.
  */
-import { LEVEL_STORE_OPTIONS } from '../core/level-options.ts'
 import { createReadStream, rmSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Level } from 'level'
 import { CAR_CLI_MEMORY_BYTES_MAX } from '../core/limits.ts'
 import type { PublicKey } from '../core/crypto/key-types.ts'
 import type { Did } from '../core/syntax/did.ts'
 import type { BlockReader } from '../core/repo/block-reader.ts'
-import { LevelRepoStore } from '../core/repo/block-store.ts'
+import { binaryStoreDb, LevelRepoStore } from '../core/repo/block-store.ts'
 import type { RootDb } from '../core/repo/block-store.ts'
 import { stageRepoCar } from '../core/repo/stage-car.ts'
 import type { ImportedRepo } from '../core/repo/stage-car.ts'
@@ -47,7 +45,7 @@ export async function openRepoCarFile(
   const dir = await mkdtemp(join(tmpdir(), 'atfed-car-'))
   const removeOnExit = () => rmSync(dir, { recursive: true, force: true })
   process.once('exit', removeOnExit)
-  const db: RootDb = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', ...LEVEL_STORE_OPTIONS })
+  const db: RootDb = binaryStoreDb(dir)
   const close = async () => {
     await db.close()
     await rm(dir, { recursive: true, force: true })

@@ -20,16 +20,14 @@
  * PLC client, the rate limiter, the write path and its hooks, and a timer
  * that trims firehose events older than the backfill window.
  */
-import { LEVEL_STORE_OPTIONS } from '../core/level-options.ts'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Level } from 'level'
 import { createSessionSecret, type SessionSecret } from '../core/crypto/session-jwt.ts'
 import type { Keypair } from '../core/crypto/keypair.ts'
 import { PDS_EVENT_TRIM_INTERVAL_MS } from '../core/limits.ts'
 import { loadLexiconDir } from '../core/lexicon/registry.ts'
 import type { LexiconRegistry } from '../core/lexicon/registry.ts'
-import { LevelRepoStore, type RootDb } from '../core/repo/block-store.ts'
+import { binaryStoreDb, LevelRepoStore, type RootDb } from '../core/repo/block-store.ts'
 import type { LevelEventLog } from '../core/stream/event-log-level.ts'
 import type { Did } from '../core/syntax/did.ts'
 import type { RateLimiter } from '../core/xrpc/rate-limit.ts'
@@ -94,7 +92,7 @@ export async function createPdsContext(config: PdsConfig, options: ContextOption
   const rotationKey = loadRotationKey(config.dataDir)
   const sessionSecret = createSessionSecret(loadJwtSecret(config.dataDir, config.jwtSecret))
   const lexicons = await loadLexiconDir(LEXICON_DIR)
-  const db: RootDb = new Level<Uint8Array, Uint8Array>(join(config.dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view', ...LEVEL_STORE_OPTIONS })
+  const db: RootDb = binaryStoreDb(join(config.dataDir, 'db'))
   await db.open()
   const now = options.now
   const [accounts, repos, refs, journal, sessions] = await Promise.all([

@@ -28,9 +28,7 @@
  * with `acked` raised to their highest seq before the first one moves.
  */
 import { join } from 'node:path'
-import { Level } from 'level'
-import { LEVEL_STORE_OPTIONS } from '../core/level-options.ts'
-import type { RootDb, StoreBatchOp } from '../core/repo/block-store.ts'
+import { binaryStoreDb, type RootDb, type StoreBatchOp } from '../core/repo/block-store.ts'
 import type { EventLogDb, PendingAppend } from '../core/stream/event-log.ts'
 import { decodeMeta, encodeMeta } from '../core/stream/event-log-keys.ts'
 import { LevelEventLog } from '../core/stream/event-log-level.ts'
@@ -55,11 +53,7 @@ export class EventJournal {
 
   /** Opens `<dataDir>/events`, moves events left in `repoDb`, drops the unacknowledged ones. */
   static async open(dataDir: string, repoDb: RootDb, options: { now?: () => number } = {}): Promise<EventJournal> {
-    const db: RootDb = new Level<Uint8Array, Uint8Array>(join(dataDir, EVENT_DB_DIR), {
-      keyEncoding: 'view',
-      valueEncoding: 'view',
-      ...LEVEL_STORE_OPTIONS,
-    })
+    const db = binaryStoreDb(join(dataDir, EVENT_DB_DIR))
     await db.open()
     try {
       const acks = ackSublevel(repoDb)

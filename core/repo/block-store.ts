@@ -30,7 +30,8 @@
  * Nothing here loads a whole repo into memory.
  */
 import type { AbstractBatchOperation } from 'abstract-level'
-import type { Level } from 'level'
+import { Level } from 'level'
+import { LEVEL_STORE_OPTIONS } from '../level-options.ts'
 import { assert } from '../errors.ts'
 import { BLOCK_STORE_SCAN_ENTRIES_MAX, BLOCK_STORE_WRITE_BATCH_BLOCKS_MAX, BLOCK_STORE_WRITE_BATCH_BYTES_MAX } from '../limits.ts'
 import type { CID } from '../data/cid.ts'
@@ -46,6 +47,11 @@ import type { RepoHead } from './store/repo-head.ts'
 export type { RepoHead }
 // Any `level` database; encodings are set per op, so the root's do not matter.
 export type RootDb = Level<any, any>
+
+/** A binary-keyed, binary-valued root db at `path` with the store's LevelDB options (not yet open). */
+export function binaryStoreDb(path: string): RootDb {
+  return new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view', ...LEVEL_STORE_OPTIONS })
+}
 export type StoreBatchOp = AbstractBatchOperation<RootDb, unknown, unknown>
 
 export type CommitWrite = {
