@@ -57,15 +57,14 @@ export class EventJournal {
     await db.open()
     try {
       const acks = ackSublevel(repoDb)
-      const readAcked = (): Promise<number> => readAckedSeq(repoDb)
       const moved = await moveLevelEventLog(repoDb as EventLogDb, db as EventLogDb, {
         beforeMove: async (highSeq) => {
-          if (highSeq > (await readAcked())) await repoDb.batch([ackOp(acks, highSeq)], { sync: true })
+          if (highSeq > (await readAckedSeq(repoDb))) await repoDb.batch([ackOp(acks, highSeq)], { sync: true })
         },
       })
       if (moved > 0) console.log(`pds: moved ${moved} firehose events from ${join(dataDir, 'db')} to ${join(dataDir, EVENT_DB_DIR)}`)
       const log = await LevelEventLog.open(db as EventLogDb, {
-        writeAhead: { acknowledged: await readAcked() },
+        writeAhead: { acknowledged: await readAckedSeq(repoDb) },
         ...(options.now === undefined ? {} : { now: options.now }),
       })
       if (log.droppedOnOpen > 0) {
