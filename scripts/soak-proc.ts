@@ -135,3 +135,30 @@ export function trend(points: readonly (readonly [number, number])[], slopeMaxPe
   const slope = slopePerMin(points.slice(Math.floor(points.length / 2)))
   return { first, second, last, slopePerMin: slope, verdict: slope <= slopeMaxPerMin ? 'FLAT' : 'GROWING' }
 }
+
+/** What decides a process's memory verdict: its own (anonymous) memory, with RSS and its mapped-file part beside it. */
+export type MemoryTrends = { rss: Trend; rssAnon: Trend; rssFile: Trend; fds: Trend }
+
+/**
+ * The run's one-line verdict. Own memory is anonymous RSS (heaps, malloc,
+ * stacks): a leak shows there. RSS adds the pages of mapped files, which for
+ * our services are LevelDB's table files (it mmaps them for reads): clean
+ * page-cache pages that grow with the data read and that the kernel takes
+ * back under memory pressure (README, "Memory under a cap"), so an RSS rise
+ * made of them is reported, not counted as growth.
+ */
+export function memoryVerdict(trends: Record<string, MemoryTrends>): string {
+  const names = (pick: (t: MemoryTrends) => boolean): string[] => Object.entries(trends).flatMap(([p, t]) => (pick(t) ? [p] : []))
+  const every = (list: string[]): string => (list.length === Object.keys(trends).length ? 'every process' : list.join(', '))
+  const ownGrowing = names((t) => t.rssAnon.verdict === 'GROWING')
+  const fdsGrowing = names((t) => t.fds.verdict === 'GROWING')
+  const rssByMappedPages = names((t) => t.rss.verdict === 'GROWING' && t.rssAnon.verdict === 'FLAT')
+  const parts = [
+    ownGrowing.length === 0 ? 'own memory (anonymous RSS) FLAT in every process' : `own memory (anonymous RSS) GROWING in ${ownGrowing.join(', ')}`,
+    fdsGrowing.length === 0 ? 'fds FLAT in every process' : `fds GROWING in ${fdsGrowing.join(', ')}`,
+  ]
+  const flatRss = names((t) => t.rss.verdict === 'FLAT')
+  if (rssByMappedPages.length > 0) parts.push(`RSS rises in ${rssByMappedPages.join(', ')} only by mapped table-file pages (page cache the kernel reclaims)`)
+  else if (flatRss.length > 0) parts.push(`RSS FLAT in ${every(flatRss)}`)
+  return `memory: ${parts.join('; ')}`
+}

@@ -33,7 +33,7 @@ import { createSoakAccounts, feedgenLagMs, firehoseCounter, keywordFeedUri, pace
 import { SOAK_PROCESSES, probeDir, startSoakNetwork } from './soak-network.ts'
 import { lineChartPng } from './soak-png.ts'
 import type { Rgb } from './soak-png.ts'
-import { FD_SLOPE_MAX_PER_MIN, RSS_SLOPE_MAX_MB_PER_MIN, percentile, sampleProc, trend } from './soak-proc.ts'
+import { FD_SLOPE_MAX_PER_MIN, RSS_SLOPE_MAX_MB_PER_MIN, memoryVerdict, percentile, sampleProc, trend } from './soak-proc.ts'
 import type { ProcSample, Trend } from './soak-proc.ts'
 
 export type SoakOptions = {
@@ -247,11 +247,12 @@ export function formatSummary(r: SoakReport, ratePerS: number): string {
   const shape = (t: Trend, digits: number): string =>
     `${t.first.toFixed(digits)} / ${t.second.toFixed(digits)} / ${t.last.toFixed(digits)} (${t.slopePerMin >= 0 ? '+' : ''}${t.slopePerMin.toFixed(2)}/min)`
   for (const [p, t] of Object.entries(r.trends)) {
-    lines.push(`  ${p.padEnd(8)} RSS ${shape(t.rss, 0)} MB ${t.rss.verdict} (anon ${shape(t.rssAnon, 0)}, file ${shape(t.rssFile, 0)}); fds ${shape(t.fds, 0)} ${t.fds.verdict}; ` +
+    lines.push(`  ${p.padEnd(8)} RSS ${shape(t.rss, 0)} MB ${t.rss.verdict} (anon ${shape(t.rssAnon, 0)} ${t.rssAnon.verdict}, file ${shape(t.rssFile, 0)}); fds ${shape(t.fds, 0)} ${t.fds.verdict}; ` +
       `JS heap used ${shape(t.heap, 0)} of ${shape(t.heapTotal, 0)} MB; external ${shape(t.external, 1)} MB` +
       (t.workersHeapTotal === null ? '' : `; worker threads' heaps ${shape(t.workersHeapTotal, 0)} MB`) +
       `; anon less LevelDB table indexes ${shape(t.rssAnonNetOfIndex, 0)} MB ${t.rssAnonNetOfIndex.verdict} (indexes ${shape(t.levelIndex, 1)} MB)`)
   }
+  lines.push(memoryVerdict(r.trends))
   const cpu = Object.entries(r.cpuMsPerWrite)
   if (cpu.length > 0) {
     const total = cpu.reduce((a, [, ms]) => a + ms, 0)

@@ -2,11 +2,13 @@
  * The soak's verdict (scripts/soak-proc.ts) on synthetic series sampled
  * every 5 s: growth that stops in the first half (warm-up) is FLAT, a
  * steady creep above the tolerance is GROWING however noisy, a GC-like
- * sawtooth around a flat level is FLAT, and the slope is per minute.
+ * sawtooth around a flat level is FLAT, and the slope is per minute. The
+ * run's memory verdict is decided by own (anonymous) memory; an RSS rise
+ * made only of mapped table pages is named as such, not as growth.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { RSS_SLOPE_MAX_MB_PER_MIN, slopePerMin, trend } from '../../scripts/soak-proc.ts'
+import { memoryVerdict, RSS_SLOPE_MAX_MB_PER_MIN, slopePerMin, trend, type MemoryTrends } from '../../scripts/soak-proc.ts'
 import { makeRng } from '../helpers/prng.ts'
 
 const minutes = (n: number, f: (tS: number, i: number) => number): [number, number][] =>
@@ -37,4 +39,16 @@ test('a steady creep above the tolerance is GROWING, with noise', { timeout: 5_0
 test('a GC sawtooth around a flat level is FLAT', { timeout: 5_000 }, () => {
   const t = trend(minutes(20, (_, i) => 300 + (i % 13) * 6), RSS_SLOPE_MAX_MB_PER_MIN)
   assert.equal(t.verdict, 'FLAT')
+})
+
+test('the memory verdict: own memory decides, a rise in mapped pages is named', { timeout: 5_000 }, () => {
+  const flat = trend(minutes(20, () => 200), RSS_SLOPE_MAX_MB_PER_MIN)
+  const growing = trend(minutes(20, (s) => 200 + (s / 60) * 3), RSS_SLOPE_MAX_MB_PER_MIN)
+  const proc = (over: Partial<MemoryTrends>): MemoryTrends => ({ rss: flat, rssAnon: flat, rssFile: flat, fds: flat, ...over })
+
+  assert.equal(memoryVerdict({ pds: proc({}), relay: proc({}) }), 'memory: own memory (anonymous RSS) FLAT in every process; fds FLAT in every process; RSS FLAT in every process')
+  const mapped = memoryVerdict({ pds: proc({ rss: growing, rssFile: growing }), relay: proc({}) })
+  assert.equal(mapped, 'memory: own memory (anonymous RSS) FLAT in every process; fds FLAT in every process; RSS rises in pds only by mapped table-file pages (page cache the kernel reclaims)')
+  const leak = memoryVerdict({ pds: proc({}), relay: proc({ rss: growing, rssAnon: growing }), feedgen: proc({ fds: growing }) })
+  assert.equal(leak, 'memory: own memory (anonymous RSS) GROWING in relay; fds GROWING in feedgen; RSS FLAT in pds, feedgen')
 })

@@ -77,7 +77,8 @@ test('a 10 s soak writes a CSV row per sample and a valid PNG, and nothing crash
     assert.ok(cells.some((r) => r.feedgen_lag_ms !== '' && Number(r.feedgen_lag_ms) >= 0), 'the feed generator indexed posts')
     assert.ok(report.rows.every((r) => SOAK_PROCESSES.every((p) => r.procs[p] !== null)), 'every process sampled every time')
     assert.ok(Number(full.at(-1)!.pds_cpu_pct) > 0 && Number(full.at(-1)!.load_cpu_pct) > 0, 'the PDS and the load used CPU')
-    assert.match(formatSummary(report, 40), /pds +RSS .*\/min\) MB (FLAT|GROWING) \(anon .*, file .*\); fds .*JS heap used .* of .*external .*; anon less LevelDB table indexes .*\/min\) MB (FLAT|GROWING) \(indexes .*\/min\) MB\)/)
+    assert.match(formatSummary(report, 40), /pds +RSS .*\/min\) MB (FLAT|GROWING) \(anon .*\/min\) (FLAT|GROWING), file .*\); fds .*JS heap used .* of .*external .*; anon less LevelDB table indexes .*\/min\) MB (FLAT|GROWING) \(indexes .*\/min\) MB\)/)
+    assert.match(formatSummary(report, 40), /\nmemory: own memory \(anonymous RSS\) (FLAT in every process|GROWING in [a-z, ]+); fds (FLAT in every process|GROWING in [a-z, ]+)/)
     assert.ok(report.cpuMsPerWrite['pds']! > 0 && report.cpuMsPerWrite['load']! > 0, JSON.stringify(report.cpuMsPerWrite))
     assert.match(formatSummary(report, 40), /CPU per acknowledged write: plc [\d.]+ ms, pds [\d.]+ ms, relay [\d.]+ ms, feedgen [\d.]+ ms, load [\d.]+ ms; total/)
     // A main thread is one thread of its process: never more CPU than the whole process.
