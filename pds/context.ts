@@ -2,7 +2,7 @@
  * Everything a PDS request may need, built once at start (`createPdsContext`)
  * and handed to every route module. See pds/server.ts for how modules use it.
  *
- * Storage is two level databases. DATA/db holds the state; each store owns
+ * Storage is three level databases. DATA/db holds the state; each store owns
  * sublevels of it (so any of them can put ops into another's atomic batch):
  *   accounts/*      account rows, handle and email indexes (accounts/store.ts)
  *   sessions/*      refresh-token rows (auth/sessions.ts)
@@ -13,6 +13,9 @@
  * LevelEventLog), written ahead of the state by the group commit
  * (event-journal.ts says why and how a crash is recovered); a change with
  * events goes through `ctx.writer` (`storeWithEvents`, `storeCommit`).
+ * DATA/commit-index holds the blocks each commit wrote, for getRepo `since`,
+ * written after the commit (repo/commit-index.ts: losing an entry costs a
+ * full-repo answer, never a wrong one).
  *
  * Also here: the server's PLC rotation key and session secret (secrets.ts,
  * files in DATA, 0600), the lexicon registry (vendored lexicons/), the
@@ -43,6 +46,7 @@ import { createPdsRateLimiter } from './rate-limits.ts'
 import { RecordRefs } from './repo/record-refs.ts'
 import { ensureDataDir, loadJwtSecret, loadRotationKey } from './secrets.ts'
 import { EventJournal } from './event-journal.ts'
+import { CommitIndex } from './repo/commit-index.ts'
 import { RepoWriter, type WriteHook } from './writes.ts'
 
 export const LEXICON_DIR = fileURLToPath(new URL('../lexicons', import.meta.url))
@@ -61,6 +65,8 @@ export type PdsContext = {
   readonly events: LevelEventLog
   /** The event database and its acknowledgement rule (`events` is its log). */
   readonly journal: EventJournal
+  /** getRepo `since`'s per-commit block lists (DATA/commit-index). */
+  readonly commitIndex: CommitIndex
   readonly writer: RepoWriter
   /** Consulted by every repo write; modules push theirs at setup (before the server listens). */
   readonly writeHooks: WriteHook[]
@@ -95,12 +101,13 @@ export async function createPdsContext(config: PdsConfig, options: ContextOption
   const db: RootDb = binaryStoreDb(join(config.dataDir, 'db'))
   await db.open()
   const now = options.now
-  const [accounts, repos, refs, journal, sessions] = await Promise.all([
+  const [accounts, repos, refs, journal, sessions, commitIndex] = await Promise.all([
     AccountStore.open(db),
     LevelRepoStore.open(db),
     RecordRefs.open(db),
     EventJournal.open(config.dataDir, db, now === undefined ? {} : { now }),
     SessionStore.open(db, { secret: sessionSecret, serviceDid: options.serviceDid, ...(now === undefined ? {} : { now }) }),
+    CommitIndex.open(config.dataDir, db),
   ])
   const signingKeys = new SigningKeys()
   const writeHooks: WriteHook[] = []
@@ -116,6 +123,7 @@ export async function createPdsContext(config: PdsConfig, options: ContextOption
     refs,
     events: journal.log,
     journal,
+    commitIndex,
     writer: new RepoWriter({ repos, accounts, refs, events: journal.log, journal, signingKeys, hooks: writeHooks }),
     writeHooks,
     signingKeys,
@@ -154,6 +162,7 @@ function startEventTrim(ctx: PdsContext): void {
 export async function closePdsContext(ctx: PdsContext): Promise<void> {
   for (const cleanup of [...ctx.cleanups].reverse()) await cleanup()
   await ctx.journal.close()
+  await ctx.commitIndex.close()
   ctx.idResolver.close()
   await ctx.db.close()
 }

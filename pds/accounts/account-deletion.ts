@@ -34,7 +34,6 @@ import { PDS_DELETE_TOKEN_TTL_MS, PDS_LOGIN_PASSWORD_LENGTH_MAX } from '../../co
 import type { Did } from '../../core/syntax/did.ts'
 import { blobStoreFor } from '../blobs/registry.ts'
 import type { PdsContext } from '../context.ts'
-import { commitIndexFor } from '../repo/commit-index.ts'
 import { accountEvent } from '../sequencer.ts'
 import type { Account } from './account.ts'
 import { accountExtras } from './extras.ts'
@@ -92,7 +91,7 @@ async function purgeLocked(ctx: PdsContext, did: Did): Promise<void> {
   if ((await ctx.accounts.get(did)) === null) {
     await ctx.repos.deleteRepo(did)
     await ctx.refs.clear(did)
-    await (await commitIndexFor(ctx)).clear(did)
+    await ctx.commitIndex.clear(did)
     await blobStoreFor(ctx).deleteAccountLocked(did)
   } // else the DID has an account again (migrated back in): its data is not ours to purge
   await deletion.pendingDone(did)

@@ -5,12 +5,12 @@
  *
  * Why an index: replaced MST nodes and the previous commit are deleted by
  * the commit that replaces them, so the tree AT `since` is gone and cannot
- * be diffed against the current one. Instead a write hook records, in the
- * commit's own batch, one entry per commit:
- *   sublevel ['repo', 'commit-index'], key `DID 0x00 rev`,
+ * be diffed against the current one. Instead the write hook records one
+ * entry per commit, once the commit is durable:
+ *   database DATA/commit-index, key `DID 0x00 rev`,
  *   value DAG-CBOR `{since: previous rev | null, cids: 36-byte CIDs concatenated}`
  * (the commit's `newBlocks`: the commit block, new MST nodes, written
- * records). One small put per commit; nothing is read on the write path.
+ * records).
  *
  * Answering `since = S` (`blocksSince`): the entries with S < rev ≤ head rev,
  * in rev order, must form an unbroken chain — the first entry's `since` is
@@ -24,28 +24,49 @@
  * than PDS_GET_REPO_SINCE_BLOCKS_MAX blocks, answers null and the caller
  * sends the full repo (a superset: consumers merge blocks by CID).
  *
+ * A database of its own, written after the commit and without fsync: a
+ * missing entry only breaks a chain, so losing the last entries to a crash
+ * (or dropping them when PDS_COMMIT_INDEX_PENDING_MAX are already waiting)
+ * costs a full-repo answer, never a wrong one, and nothing has to be undone
+ * with the repo batch. Kept inside the repo database (before), its per-commit
+ * CID lists were half of what that database's compactions rewrote: in an
+ * 8-minute soak 5.9x of what it flushed with them, 3.3x without. Entries
+ * recorded in one turn of the event loop go in one batch; reads wait for the
+ * batch in flight, so a write's entry is visible once its response is sent.
+ * A data directory from before keeps its old entries in the repo database
+ * (`['repo', 'commit-index']`); they are cleared in the background on open.
+ *
  * Pruning: entries older than PDS_COMMIT_INDEX_RETENTION_MS (by their rev's
  * timestamp) are range-deleted for the committing DID once every
  * PDS_COMMIT_INDEX_PRUNE_EVERY_COMMITS commits (process-wide counter).
  */
-import type { AbstractSublevel } from 'abstract-level'
+import { join } from 'node:path'
+import type { AbstractBatchPutOperation } from 'abstract-level'
+import { Level } from 'level'
 import { decodeCbor, encodeCbor } from '../../core/data/cbor.ts'
 import { CID_BINARY_BYTES, decodeCidBytes, type CID } from '../../core/data/cid.ts'
+import { LEVEL_STORE_OPTIONS } from '../../core/level-options.ts'
 import {
   BLOCK_STORE_SCAN_ENTRIES_MAX,
+  PDS_COMMIT_INDEX_PENDING_MAX,
   PDS_COMMIT_INDEX_PRUNE_EVERY_COMMITS,
   PDS_COMMIT_INDEX_RETENTION_MS,
   PDS_GET_REPO_SINCE_BLOCKS_MAX,
 } from '../../core/limits.ts'
-import type { RootDb, StoreBatchOp } from '../../core/repo/block-store.ts'
+import type { RootDb } from '../../core/repo/block-store.ts'
 import type { CommitResult } from '../../core/repo/writes.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { compareTids, tidFromTimestampUs, type Tid } from '../../core/syntax/tid.ts'
 import type { PdsContext } from '../context.ts'
 import type { WriteHook } from '../writes.ts'
 
+export const COMMIT_INDEX_DB_DIR = 'commit-index'
+/** Where a data directory from before the index had its own database kept it. */
+const LEGACY_SUBLEVEL = ['repo', 'commit-index']
+
 type Entry = { rev: Tid; since: Tid | null; cids: CID[] }
-type BinarySublevel = AbstractSublevel<RootDb, unknown, string, Uint8Array>
+type IndexDb = Level<string, Uint8Array>
+type PutOp = AbstractBatchPutOperation<IndexDb, string, Uint8Array>
 
 const SEP = '\u0000'
 
@@ -61,29 +82,68 @@ function decodeEntry(key: string, bytes: Uint8Array): Entry {
 }
 
 export class CommitIndex {
-  readonly #entries: BinarySublevel
+  readonly #db: IndexDb
+  readonly #legacyCleared: Promise<void>
+  #pending: PutOp[] = []
+  #writing: Promise<void> = Promise.resolve()
+  #scheduled = false
+  #closed = false
   #commitsSincePrune = 0
+  /** Entries dropped because PDS_COMMIT_INDEX_PENDING_MAX were waiting (tests, logs). */
+  dropped = 0
 
-  static async open(db: RootDb): Promise<CommitIndex> {
-    const entries = db.sublevel<string, Uint8Array>(['repo', 'commit-index'], { keyEncoding: 'utf8', valueEncoding: 'view' })
-    await entries.open()
-    return new CommitIndex(entries as BinarySublevel)
+  /** Opens `<dataDir>/commit-index`; old entries left in `repoDb` are cleared in the background. */
+  static async open(dataDir: string, repoDb?: RootDb): Promise<CommitIndex> {
+    const db: IndexDb = new Level<string, Uint8Array>(join(dataDir, COMMIT_INDEX_DB_DIR), { keyEncoding: 'utf8', valueEncoding: 'view', ...LEVEL_STORE_OPTIONS })
+    await db.open()
+    return new CommitIndex(db, repoDb === undefined ? Promise.resolve() : clearLegacyEntries(repoDb))
   }
 
-  private constructor(entries: BinarySublevel) {
-    this.#entries = entries
+  private constructor(db: IndexDb, legacyCleared: Promise<void>) {
+    this.#db = db
+    this.#legacyCleared = legacyCleared
   }
 
-  /** The entry for a commit, for the commit's own batch. */
-  batchOps(did: Did, commit: Pick<CommitResult, 'rev' | 'since' | 'newBlocks'>): StoreBatchOp[] {
+  /** Queues the entry of a durable commit; written with the others of this event-loop turn. */
+  record(did: Did, commit: Pick<CommitResult, 'rev' | 'since' | 'newBlocks'>): void {
+    if (this.#closed) return
+    if (this.#pending.length >= PDS_COMMIT_INDEX_PENDING_MAX) {
+      this.dropped++
+      return
+    }
     const cids = new Uint8Array(commit.newBlocks.size * CID_BINARY_BYTES)
     let at = 0
     for (const cid of commit.newBlocks.cids()) {
       cids.set(cid.bytes, at)
       at += CID_BINARY_BYTES
     }
-    const value = encodeCbor({ since: commit.since, cids })
-    return [{ type: 'put', sublevel: this.#entries, key: entryKey(did, commit.rev), value } as StoreBatchOp]
+    this.#pending.push({ type: 'put', key: entryKey(did, commit.rev), value: encodeCbor({ since: commit.since, cids }) })
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      void this.#write()
+    })
+  }
+
+  /** Resolves once every entry recorded so far is written (or given up on). */
+  async flushed(): Promise<void> {
+    if (this.#pending.length > 0) await this.#write()
+    await this.#writing
+  }
+
+  #write(): Promise<void> {
+    const ops = this.#pending
+    this.#pending = []
+    this.#writing = this.#writing.then(async () => {
+      if (ops.length === 0 || this.#db.status !== 'open') return
+      try {
+        await this.#db.batch(ops, { sync: false })
+      } catch (err) {
+        console.error(`pds: writing ${ops.length} commit-index entries failed (getRepo since answers the full repo for them):`, err)
+      }
+    })
+    return this.#writing
   }
 
   /**
@@ -92,7 +152,8 @@ export class CommitIndex {
    */
   async blocksSince(did: Did, since: Tid, headRev: Tid): Promise<CID[] | null> {
     if (compareTids(since, headRev) >= 0) return []
-    const iterator = this.#entries.iterator({ gt: entryKey(did, since), lte: entryKey(did, headRev) })
+    await this.flushed()
+    const iterator = this.#db.iterator({ gt: entryKey(did, since), lte: entryKey(did, headRev) })
     const seen = new Set<string>()
     const out: CID[] = []
     let previous: Tid | null = null
@@ -123,7 +184,7 @@ export class CommitIndex {
   /** Drops `did`'s entries older than the retention window. */
   async prune(did: Did, nowMs: number = Date.now()): Promise<void> {
     const cutoffUs = Math.max(0, (nowMs - PDS_COMMIT_INDEX_RETENTION_MS) * 1000)
-    await this.#entries.clear({ gte: `${did}${SEP}`, lt: entryKey(did, tidFromTimestampUs(cutoffUs, 0)) })
+    await this.#db.clear({ gte: `${did}${SEP}`, lt: entryKey(did, tidFromTimestampUs(cutoffUs, 0)) })
   }
 
   /** True once every PDS_COMMIT_INDEX_PRUNE_EVERY_COMMITS calls. */
@@ -132,34 +193,48 @@ export class CommitIndex {
     return this.#commitsSincePrune === 0
   }
 
-  /** Every entry of `did` (account deletion). */
+  /** Every entry of `did` (account deletion), those still queued included. */
   async clear(did: Did): Promise<void> {
-    await this.#entries.clear({ gte: `${did}${SEP}`, lt: `${did}\u0001` })
+    await this.flushed()
+    await this.#db.clear({ gte: `${did}${SEP}`, lt: `${did}\u0001` })
+  }
+
+  /** Resolves once the entries a data directory from before left in the repo database are gone. */
+  legacyCleared(): Promise<void> {
+    return this.#legacyCleared
+  }
+
+  /** Writes what is queued, waits for the legacy clear, closes the database; later entries are ignored. */
+  async close(): Promise<void> {
+    await this.flushed()
+    this.#closed = true
+    await this.#legacyCleared
+    await this.#db.close()
   }
 }
 
-const indexes = new WeakMap<PdsContext, Promise<CommitIndex>>()
-
-/** The context's commit index, opened on first use. */
-export function commitIndexFor(ctx: PdsContext): Promise<CommitIndex> {
-  let index = indexes.get(ctx)
-  if (index === undefined) {
-    index = CommitIndex.open(ctx.db)
-    indexes.set(ctx, index)
+async function clearLegacyEntries(repoDb: RootDb): Promise<void> {
+  const legacy = repoDb.sublevel<string, Uint8Array>(LEGACY_SUBLEVEL, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  try {
+    const any = await legacy.keys({ limit: 1 }).all()
+    if (any.length === 0) return
+    await legacy.clear()
+    console.log('pds: cleared the commit index entries kept in the repo database before it had its own (getRepo since answers the full repo for revs before now)')
+  } catch (err) {
+    if (repoDb.status === 'open') console.error('pds: clearing the old commit index entries failed (they stay unused):', err)
   }
-  return index
 }
 
 /** The write hook that fills the index (register once per context; `drain` waits for prunes in progress). */
 export function commitIndexHook(ctx: PdsContext): WriteHook & { drain(): Promise<void> } {
+  const index = ctx.commitIndex
   const pruning = new Set<Promise<void>>()
   return {
-    // batchOps reads nothing from the store: safe on top of the DID's in-flight writes.
-    pipelineSafe: () => true,
-    batchOps: async (did, commit) => (await commitIndexFor(ctx)).batchOps(did, commit),
-    afterCommit: (did) => {
-      const run = commitIndexFor(ctx)
-        .then((index) => (index.pruneDue() ? index.prune(did) : undefined))
+    afterCommit: (did, commit) => {
+      index.record(did, commit)
+      if (!index.pruneDue()) return
+      const run = index
+        .prune(did)
         .catch((err: unknown) => {
           if (ctx.db.status === 'open') console.error(`pds: pruning the commit index of ${did} failed:`, err)
         })

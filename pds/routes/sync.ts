@@ -26,7 +26,6 @@ import { accountStatusView, type Account } from '../accounts/account.ts'
 import type { AccessCredentials, AdminCredentials } from '../auth/verifier.ts'
 import type { PdsContext } from '../context.ts'
 import { perIp } from '../rate-limits.ts'
-import { commitIndexFor } from '../repo/commit-index.ts'
 import { exportRepoSince } from '../repo/sync-reads.ts'
 
 type Body = { [key: string]: unknown }
@@ -65,7 +64,7 @@ export function registerSyncRoutes(router: XrpcRouter, ctx: PdsContext): void {
       const body =
         p.since === undefined
           ? exportRepoCar(ctx.repos, account.did)
-          : await exportRepoSince(ctx.repos, await commitIndexFor(ctx), { did: account.did, since: p.since })
+          : await exportRepoSince(ctx.repos, ctx.commitIndex, { did: account.did, since: p.since })
       return { encoding: 'application/vnd.ipld.car', body }
     },
     { auth: ctx.auth.optionalAccessOrAdmin(), rateLimits: [perIp('getRepo')] },

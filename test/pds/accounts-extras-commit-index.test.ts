@@ -6,18 +6,21 @@
  * short of the head, or a diff over PDS_GET_REPO_SINCE_BLOCKS_MAX blocks
  * answers null (full repo); pruning by age and per-DID clearing (a DID that
  * prefixes another is not touched). Seeded random chains with a random
- * missing link check the chain rule against a direct computation.
+ * missing link check the chain rule against a direct computation. Entries
+ * past PDS_COMMIT_INDEX_PENDING_MAX in one turn are dropped (a full-repo
+ * answer, never a wrong one); entries recorded are readable at once; the
+ * entries a data directory from before kept in the repo database are
+ * cleared on open, and nothing else there.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { Level } from 'level'
 import { cidForRaw } from '../../core/data/cid.ts'
-import { PDS_COMMIT_INDEX_RETENTION_MS, PDS_GET_REPO_SINCE_BLOCKS_MAX } from '../../core/limits.ts'
+import { PDS_COMMIT_INDEX_PENDING_MAX, PDS_COMMIT_INDEX_RETENTION_MS, PDS_GET_REPO_SINCE_BLOCKS_MAX } from '../../core/limits.ts'
 import { MemoryBlockMap } from '../../core/repo/block-reader.ts'
-import type { RootDb } from '../../core/repo/block-store.ts'
+import { binaryStoreDb } from '../../core/repo/block-store.ts'
 import type { Did } from '../../core/syntax/did.ts'
 import { tidFromTimestampUs, type Tid } from '../../core/syntax/tid.ts'
 import { CommitIndex } from '../../pds/repo/commit-index.ts'
@@ -43,22 +46,20 @@ const cidOf = (label: string) => cidForRaw(new TextEncoder().encode(label)).toSt
 
 describe('commit index', () => {
   let dir: string
-  let db: RootDb
   let index: CommitIndex
   const now = Date.now()
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'atfed-commit-index-'))
-    db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
-    await db.open()
-    index = await CommitIndex.open(db)
+    index = await CommitIndex.open(dir)
   })
   after(async () => {
-    await db.close()
+    await index.close()
     rmSync(dir, { recursive: true, force: true })
   })
 
-  const put = (did: Did, r: Tid, since: Tid | null, labels: string[]) => db.batch(index.batchOps(did, { rev: r, since, newBlocks: blocks(labels) }), { sync: true })
+  // Not awaited: what is recorded is visible to the next read.
+  const put = async (did: Did, r: Tid, since: Tid | null, labels: string[]) => index.record(did, { rev: r, since, newBlocks: blocks(labels) })
 
   it('answers the blocks of an unbroken chain, and null otherwise', async () => {
     const [r0, r1, r2, r3] = [rev(now - 4000), rev(now - 3000), rev(now - 2000), rev(now - 1000)]
@@ -124,6 +125,44 @@ describe('commit index', () => {
         const expected = [...new Set(labels.slice(from + 1).flat().map(cidOf))]
         assert.deepEqual(got?.map(String), expected, `seed ${seed}`)
       }
+    }
+  })
+
+  it(`drops entries past ${PDS_COMMIT_INDEX_PENDING_MAX} waiting in one turn: that chain answers the full repo`, async () => {
+    const did = 'did:plc:manymanymanymanymanymanym' as Did
+    const revs = Array.from({ length: PDS_COMMIT_INDEX_PENDING_MAX + 2 }, (_, i) => rev(now - 50_000_000 + i))
+    const before = index.dropped
+    for (let i = 1; i <= PDS_COMMIT_INDEX_PENDING_MAX; i++) index.record(did, { rev: revs[i] as Tid, since: revs[i - 1] as Tid, newBlocks: blocks([`m${i}`]) })
+    assert.equal(index.dropped, before, 'exactly the cap is kept')
+    const last = PDS_COMMIT_INDEX_PENDING_MAX + 1
+    index.record(did, { rev: revs[last] as Tid, since: revs[last - 1] as Tid, newBlocks: blocks([`m${last}`]) })
+    assert.equal(index.dropped, before + 1)
+    assert.equal(await index.blocksSince(did, revs[0] as Tid, revs[last] as Tid), null, 'the dropped head entry breaks the chain')
+    assert.deepEqual((await index.blocksSince(did, revs[last - 2] as Tid, revs[last - 1] as Tid))?.map(String), [cidOf(`m${last - 1}`)])
+    index.record(did, { rev: revs[last] as Tid, since: revs[last - 1] as Tid, newBlocks: blocks([`m${last}`]) })
+    assert.equal(index.dropped, before + 1, 'the queue emptied once written')
+    assert.deepEqual((await index.blocksSince(did, revs[last - 1] as Tid, revs[last] as Tid))?.map(String), [cidOf(`m${last}`)])
+  })
+})
+
+describe('commit index: a data directory from before', () => {
+  it('clears the entries the repo database kept, and nothing else there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atfed-commit-index-legacy-'))
+    const repoDb = binaryStoreDb(join(dir, 'db'))
+    try {
+      await repoDb.open()
+      const legacy = repoDb.sublevel<string, Uint8Array>(['repo', 'commit-index'], { keyEncoding: 'utf8', valueEncoding: 'view' })
+      const neighbour = repoDb.sublevel<string, Uint8Array>(['repo', 'heads'], { keyEncoding: 'utf8', valueEncoding: 'view' })
+      await legacy.batch(Array.from({ length: 300 }, (_, i) => ({ type: 'put' as const, key: `${DID}\u0000${rev(i + 1)}`, value: new Uint8Array([i % 256]) })))
+      await neighbour.put('kept', new Uint8Array([1]))
+      const index = await CommitIndex.open(dir, repoDb)
+      await index.legacyCleared()
+      assert.deepEqual(await legacy.keys().all(), [])
+      assert.deepEqual(await neighbour.keys().all(), ['kept'])
+      await index.close()
+    } finally {
+      await repoDb.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })
