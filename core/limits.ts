@@ -580,7 +580,7 @@ export const PDS_GET_REPO_SINCE_BLOCKS_MAX = 20_000
 export const PDS_COMMIT_INDEX_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
 /** The commit index is pruned for the committing DID once every this many commits (process-wide). */
 export const PDS_COMMIT_INDEX_PRUNE_EVERY_COMMITS = 64
-/** Commit-index entries waiting for their batch (one per commit of an event-loop turn); past it entries are dropped, which only costs getRepo `since` a full-repo answer. */
+/** Commit-index entries recorded and not yet written (queued, or in batches the database has not finished); past it entries are dropped, which only costs getRepo `since` a full-repo answer. */
 export const PDS_COMMIT_INDEX_PENDING_MAX = 10_000
 /** Invite codes whose first-free-use hint is remembered (a forgotten hint only costs a rescan from use 0). */
 export const PDS_INVITE_CLAIM_HINTS_MAX = 10_000

@@ -26,7 +26,8 @@
  *
  * A database of its own, written after the commit and without fsync: a
  * missing entry only breaks a chain, so losing the last entries to a crash
- * (or dropping them when PDS_COMMIT_INDEX_PENDING_MAX are already waiting)
+ * (or dropping them when PDS_COMMIT_INDEX_PENDING_MAX are already waiting to
+ * be written, a slow disk's backlog included)
  * costs a full-repo answer, never a wrong one, and nothing has to be undone
  * with the repo batch. Kept inside the repo database (before), its per-commit
  * CID lists were half of what that database's compactions rewrote: in an
@@ -85,6 +86,8 @@ export class CommitIndex {
   readonly #db: IndexDb
   readonly #legacyCleared: Promise<void>
   #pending: PutOp[] = []
+  /** Entries recorded and not yet written: queued plus in batches waiting for the database. */
+  #unwritten = 0
   #writing: Promise<void> = Promise.resolve()
   #scheduled = false
   #closed = false
@@ -107,7 +110,7 @@ export class CommitIndex {
   /** Queues the entry of a durable commit; written with the others of this event-loop turn. */
   record(did: Did, commit: Pick<CommitResult, 'rev' | 'since' | 'newBlocks'>): void {
     if (this.#closed) return
-    if (this.#pending.length >= PDS_COMMIT_INDEX_PENDING_MAX) {
+    if (this.#unwritten >= PDS_COMMIT_INDEX_PENDING_MAX) {
       this.dropped++
       return
     }
@@ -118,6 +121,7 @@ export class CommitIndex {
       at += CID_BINARY_BYTES
     }
     this.#pending.push({ type: 'put', key: entryKey(did, commit.rev), value: encodeCbor({ since: commit.since, cids }) })
+    this.#unwritten++
     if (this.#scheduled) return
     this.#scheduled = true
     setImmediate(() => {
@@ -136,11 +140,12 @@ export class CommitIndex {
     const ops = this.#pending
     this.#pending = []
     this.#writing = this.#writing.then(async () => {
-      if (ops.length === 0 || this.#db.status !== 'open') return
       try {
-        await this.#db.batch(ops, { sync: false })
+        if (ops.length > 0 && this.#db.status === 'open') await this.#db.batch(ops, { sync: false })
       } catch (err) {
         console.error(`pds: writing ${ops.length} commit-index entries failed (getRepo since answers the full repo for them):`, err)
+      } finally {
+        this.#unwritten -= ops.length
       }
     })
     return this.#writing
