@@ -136,8 +136,8 @@ export function trend(points: readonly (readonly [number, number])[], slopeMaxPe
   return { first, second, last, slopePerMin: slope, verdict: slope <= slopeMaxPerMin ? 'FLAT' : 'GROWING' }
 }
 
-/** What decides a process's memory verdict: its own (anonymous) memory, with RSS and its mapped-file part beside it. */
-export type MemoryTrends = { rss: Trend; rssAnon: Trend; rssFile: Trend; fds: Trend }
+/** What decides a process's memory verdict: its own (anonymous) memory and fds, with RSS beside them. */
+export type MemoryTrends = { rss: Trend; rssAnon: Trend; fds: Trend }
 
 /**
  * The run's one-line verdict. Own memory is anonymous RSS (heaps, malloc,
@@ -149,7 +149,6 @@ export type MemoryTrends = { rss: Trend; rssAnon: Trend; rssFile: Trend; fds: Tr
  */
 export function memoryVerdict(trends: Record<string, MemoryTrends>): string {
   const names = (pick: (t: MemoryTrends) => boolean): string[] => Object.entries(trends).flatMap(([p, t]) => (pick(t) ? [p] : []))
-  const every = (list: string[]): string => (list.length === Object.keys(trends).length ? 'every process' : list.join(', '))
   const ownGrowing = names((t) => t.rssAnon.verdict === 'GROWING')
   const fdsGrowing = names((t) => t.fds.verdict === 'GROWING')
   const rssByMappedPages = names((t) => t.rss.verdict === 'GROWING' && t.rssAnon.verdict === 'FLAT')
@@ -159,6 +158,6 @@ export function memoryVerdict(trends: Record<string, MemoryTrends>): string {
   ]
   const flatRss = names((t) => t.rss.verdict === 'FLAT')
   if (rssByMappedPages.length > 0) parts.push(`RSS rises in ${rssByMappedPages.join(', ')} only by mapped table-file pages (page cache the kernel reclaims)`)
-  else if (flatRss.length > 0) parts.push(`RSS FLAT in ${every(flatRss)}`)
+  else if (flatRss.length > 0) parts.push(`RSS FLAT in ${flatRss.length === Object.keys(trends).length ? 'every process' : flatRss.join(', ')}`)
   return `memory: ${parts.join('; ')}`
 }

@@ -61,7 +61,7 @@ import { compareTids, tidFromTimestampUs, type Tid } from '../../core/syntax/tid
 import type { PdsContext } from '../context.ts'
 import type { WriteHook } from '../writes.ts'
 
-export const COMMIT_INDEX_DB_DIR = 'commit-index'
+const COMMIT_INDEX_DB_DIR = 'commit-index'
 /** Where a data directory from before the index had its own database kept it. */
 const LEGACY_SUBLEVEL = ['repo', 'commit-index']
 
@@ -92,8 +92,7 @@ export class CommitIndex {
   #scheduled = false
   #closed = false
   #commitsSincePrune = 0
-  /** Entries dropped because PDS_COMMIT_INDEX_PENDING_MAX were waiting (tests, logs). */
-  dropped = 0
+  #dropped = 0
 
   /** Opens `<dataDir>/commit-index`; old entries left in `repoDb` are cleared in the background. */
   static async open(dataDir: string, repoDb?: RootDb): Promise<CommitIndex> {
@@ -107,11 +106,16 @@ export class CommitIndex {
     this.#legacyCleared = legacyCleared
   }
 
+  /** Entries dropped because PDS_COMMIT_INDEX_PENDING_MAX were waiting. */
+  get dropped(): number {
+    return this.#dropped
+  }
+
   /** Queues the entry of a durable commit; written with the others of this event-loop turn. */
   record(did: Did, commit: Pick<CommitResult, 'rev' | 'since' | 'newBlocks'>): void {
     if (this.#closed) return
     if (this.#unwritten >= PDS_COMMIT_INDEX_PENDING_MAX) {
-      this.dropped++
+      this.#dropped++
       return
     }
     const cids = new Uint8Array(commit.newBlocks.size * CID_BINARY_BYTES)
@@ -132,8 +136,7 @@ export class CommitIndex {
 
   /** Resolves once every entry recorded so far is written (or given up on). */
   async flushed(): Promise<void> {
-    if (this.#pending.length > 0) await this.#write()
-    await this.#writing
+    await (this.#pending.length > 0 ? this.#write() : this.#writing)
   }
 
   #write(): Promise<void> {

@@ -44,10 +44,10 @@ test('a GC sawtooth around a flat level is FLAT', { timeout: 5_000 }, () => {
 test('the memory verdict: own memory decides, a rise in mapped pages is named', { timeout: 5_000 }, () => {
   const flat = trend(minutes(20, () => 200), RSS_SLOPE_MAX_MB_PER_MIN)
   const growing = trend(minutes(20, (s) => 200 + (s / 60) * 3), RSS_SLOPE_MAX_MB_PER_MIN)
-  const proc = (over: Partial<MemoryTrends>): MemoryTrends => ({ rss: flat, rssAnon: flat, rssFile: flat, fds: flat, ...over })
+  const proc = (over: Partial<MemoryTrends>): MemoryTrends => ({ rss: flat, rssAnon: flat, fds: flat, ...over })
 
   assert.equal(memoryVerdict({ pds: proc({}), relay: proc({}) }), 'memory: own memory (anonymous RSS) FLAT in every process; fds FLAT in every process; RSS FLAT in every process')
-  const mapped = memoryVerdict({ pds: proc({ rss: growing, rssFile: growing }), relay: proc({}) })
+  const mapped = memoryVerdict({ pds: proc({ rss: growing }), relay: proc({}) })
   assert.equal(mapped, 'memory: own memory (anonymous RSS) FLAT in every process; fds FLAT in every process; RSS rises in pds only by mapped table-file pages (page cache the kernel reclaims)')
   const leak = memoryVerdict({ pds: proc({}), relay: proc({ rss: growing, rssAnon: growing }), feedgen: proc({ fds: growing }) })
   assert.equal(leak, 'memory: own memory (anonymous RSS) GROWING in relay; fds GROWING in feedgen; RSS FLAT in pds, feedgen')
