@@ -11,7 +11,6 @@
  * SIGINT or SIGTERM, then stops the consumer (its cursor is stored), the
  * HTTP server and the database. `publish` prints the feed's at-uri.
  */
-import { once } from 'node:events'
 import type { Command } from 'commander'
 import { AtfedError } from '../core/errors.ts'
 import { loadFeedgenConfig, serviceDidFor } from '../feedgen/config.ts'
@@ -19,6 +18,7 @@ import type { FeedgenFlags } from '../feedgen/config.ts'
 import { publishFeedGenerator } from '../feedgen/publish.ts'
 import { feedUri } from '../feedgen/routes.ts'
 import { DEFAULT_FEEDS, startFeedgen } from '../feedgen/server.ts'
+import { shutdownSignal } from './shutdown-signal.ts'
 
 type PublishFlags = {
   pds?: string
@@ -36,8 +36,9 @@ async function serve(flags: FeedgenFlags): Promise<void> {
   const config = loadFeedgenConfig(flags)
   const server = await startFeedgen(config)
   const feeds = DEFAULT_FEEDS.map((f) => feedUri(config.publisherDid, f.name)).join(' ')
+  const stopped = shutdownSignal()
   process.stdout.write(`feed generator ${config.serviceDid} listening on ${server.url} (data: ${config.dataDir}) feeds: ${feeds}\n`)
-  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
+  await stopped
   await server.close()
 }
 

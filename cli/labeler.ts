@@ -19,7 +19,6 @@
  *     parent's option) it then warns on stderr when the account's DID
  *     document names no labeler (clients would ignore the record).
  */
-import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import type { Did } from '../core/syntax/did.ts'
 import { IdentityResolver } from '../did-resolver/identity-resolver.ts'
@@ -33,6 +32,7 @@ import { publishLabelerService } from '../feedgen/labeler/publish.ts'
 import type { LabelDefinitionInput } from '../feedgen/labeler/publish.ts'
 import { loadRulesFile, NO_RULES } from '../feedgen/labeler/rules.ts'
 import { startLabeler } from '../feedgen/labeler/server.ts'
+import { shutdownSignal } from './shutdown-signal.ts'
 
 type PublishFlags = { pds?: string; handle?: string; password?: string; rules?: string; value?: string[]; plc?: string; dev?: boolean }
 type LabelFlags = { url?: string; adminPassword?: string; uri?: string; val?: string; cid?: string; exp?: string; neg?: boolean }
@@ -42,8 +42,9 @@ async function serve(flags: LabelerFlags): Promise<void> {
   const labeler = await startLabeler(config)
   const rules = config.rulesFile === null ? 'no rules' : `rules: ${config.rulesFile}`
   const relay = config.relayUrl === null ? 'no firehose' : `firehose: ${config.relayUrl}`
+  const stopped = shutdownSignal()
   process.stdout.write(`labeler ${labeler.did} listening on ${labeler.url} (endpoint ${labeler.endpoint}; ${relay}; ${rules})\n`)
-  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
+  await stopped
   await labeler.close()
 }
 

@@ -8,10 +8,10 @@
  * window, rate limits, describeServer links). Runs until SIGINT or SIGTERM,
  * then stops accepting, closes firehose subscribers and the database.
  */
-import { once } from 'node:events'
 import type { Command } from 'commander'
 import { DEFAULT_PDS_PLC_URL, DEFAULT_PDS_PORT, readPdsConfig, type PdsFlags } from '../pds/config.ts'
 import { startPds } from '../pds/server.ts'
+import { shutdownSignal } from './shutdown-signal.ts'
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
@@ -21,11 +21,12 @@ async function serve(flags: PdsFlags): Promise<void> {
   const config = readPdsConfig(flags)
   const pds = await startPds(config)
   const { ctx } = pds
+  const stopped = shutdownSignal()
   process.stdout.write(
     `PDS ${ctx.serviceDid} listening on ${pds.url} (public URL ${ctx.publicUrl}, data ${config.dataDir}, ` +
       `handles ${config.handleDomains.join(' ')}, PLC ${config.plcUrl})\n`,
   )
-  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
+  await stopped
   await pds.close()
 }
 

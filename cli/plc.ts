@@ -9,13 +9,13 @@
  * also replays it under the directory rules and fails if it does not hold.
  * The server runs until SIGINT or SIGTERM, then closes its database cleanly.
  */
-import { once } from 'node:events'
 import type { Command } from 'commander'
 import { AtfedError } from '../core/errors.ts'
 import { isPlcDid } from '../core/syntax/did.ts'
 import { PlcClient } from '../did-resolver/plc/client.ts'
 import { startPlcServer } from '../did-resolver/plc/server.ts'
 import { validateAuditLog } from '../did-resolver/plc/validate.ts'
+import { shutdownSignal } from './shutdown-signal.ts'
 
 const DEFAULT_PLC_PORT = 2582
 const DEFAULT_PLC_URL = 'https://plc.directory'
@@ -38,8 +38,9 @@ async function serve(options: ServeOptions): Promise<void> {
   const dataDir = options.data ?? process.env['ATFED_PLC_DATA']
   if (dataDir === undefined || dataDir === '') throw usage('a data directory is required (--data DIR or ATFED_PLC_DATA)')
   const server = await startPlcServer({ port, dataDir, host: options.host })
+  const stopped = shutdownSignal()
   process.stdout.write(`PLC directory listening on ${server.url} (data: ${dataDir})\n`)
-  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
+  await stopped
   await server.close()
 }
 

@@ -9,12 +9,12 @@
  * ingest workers lease hosts, serve frontends answer from the stream.
  * Also registers `atfed admin hosts …` (cli/relay-admin.ts).
  */
-import { once } from 'node:events'
 import type { Command } from 'commander'
 import { relayConfigFrom, RELAY_DEFAULT_PORT } from '../relay/config.ts'
 import type { RelayFlags } from '../relay/config.ts'
 import { startRelay } from '../relay/server.ts'
 import { registerRelayAdminCommands } from './relay-admin.ts'
+import { shutdownSignal } from './shutdown-signal.ts'
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value]
@@ -25,8 +25,9 @@ async function serve(flags: RelayFlags): Promise<void> {
   const relay = await startRelay(config)
   const hosts = config.hosts.length === 0 ? 'no configured hosts' : `hosts: ${config.hosts.join(', ')}`
   const cluster = (config.nats ?? []).length === 0 ? '' : `; cluster member, role ${config.role ?? 'all'}, NATS ${(config.nats ?? []).join(',')}`
+  const stopped = shutdownSignal()
   process.stdout.write(`relay listening on ${relay.url} (data: ${config.dataDir}; ${hosts}${cluster})\n`)
-  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
+  await stopped
   await relay.close()
 }
 
